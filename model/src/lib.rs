@@ -1,0 +1,32 @@
+//! # centinela-model
+//!
+//! The pure domain of Centinela: identifiers, metric names, wire payloads, and rule evaluation.
+//! Everything past an adapter (MQTT, WebSocket, REST) exists only as these types, so they reject
+//! bad input at construction time with a reason.
+//!
+//! Modules:
+//! - [`ids`]: typed identifiers (`TenantId`, `DeviceId` with its 32-hex `device_key`, ...).
+//! - [`metric`]: `MetricName` (`[a-z0-9_.]+` with optional `{k=v,...}` labels) and `Sample`.
+//! - [`payload`]: decoding of agent messages (`telemetry`, `heartbeat`, `events`, `inventory`)
+//!   and topics, with a size limit and a typed rejection reason.
+//! - [`threshold`]: threshold rules and the pure evaluation state machine
+//!   (ok → pending → firing(warning|critical) → cleared).
+//! - [`status`]: severities, alert and ticket states with their allowed transitions, priorities,
+//!   roles and the caller's tenant scope.
+//! - [`time`]: timestamps on input (RFC 3339 or epoch milliseconds).
+//!
+//! Dependencies: serde, serde_json, uuid, chrono, thiserror. No I/O, no async, and nothing else
+//! from the workspace: every other crate depends on this one, never the reverse.
+
+pub mod ids;
+pub mod metric;
+pub mod payload;
+pub mod status;
+pub mod threshold;
+pub mod time;
+
+pub use ids::{AlertId, DeviceId, SiteId, TenantId, ThresholdId, TicketId, UserId};
+pub use metric::{MetricName, Sample};
+pub use status::{
+    AlertState, AlertStatus, Role, Scope, Severity, TicketPriority, TicketSource, TicketStatus,
+};

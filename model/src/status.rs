@@ -1,0 +1,193 @@
+//! Severities, alert and ticket lifecycles, priorities, roles and the caller's tenant scope.
+//! Each enum serialises to the lowercase words of CONTRACT.md and parses them back.
+
+use crate::ids::TenantId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! word_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The contract's word for this value.
+            pub fn as_str(&self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownWord;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($word => Ok($name::$variant),)+
+                    _ => Err(UnknownWord { kind: stringify!($name), word: s.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+/// A word that is not one of an enum's contract values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{word}' is not a valid {kind}")]
+pub struct UnknownWord {
+    pub kind: &'static str,
+    pub word: String,
+}
+
+word_enum!(/// How bad a breach is. Ordered: critical is worse than warning.
+    Severity { Warning => "warning", Critical => "critical" });
+
+impl Severity {
+    /// The worse of two severities.
+    pub fn max(self, other: Severity) -> Severity {
+        if self == Severity::Critical || other == Severity::Critical {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
+    }
+}
+
+word_enum!(/// Whether the condition behind an alert still holds.
+    AlertState { Firing => "firing", Cleared => "cleared" });
+
+word_enum!(/// The human workflow of an alert, independent of its state.
+    AlertStatus { Open => "open", InProgress => "in_progress", Resolved => "resolved" });
+
+impl AlertStatus {
+    /// Allowed moves: open → in_progress → resolved, open → resolved, resolved → open (reopen).
+    pub fn can_move_to(self, next: AlertStatus) -> bool {
+        use AlertStatus::*;
+        matches!(
+            (self, next),
+            (Open, InProgress) | (Open, Resolved) | (InProgress, Resolved) | (Resolved, Open)
+        )
+    }
+}
+
+word_enum!(/// Ticket priority.
+    TicketPriority { Low => "low", Medium => "medium", High => "high", Critical => "critical" });
+
+word_enum!(/// Where a ticket came from.
+    TicketSource { Portal => "portal", Email => "email", Agent => "agent", Alert => "alert", Api => "api" });
+
+word_enum!(/// Ticket workflow states (CONTRACT.md).
+TicketStatus {
+    New => "new",
+    PendingApproval => "pending_approval",
+    Assigned => "assigned",
+    InProgress => "in_progress",
+    WaitingCustomer => "waiting_customer",
+    Resolved => "resolved",
+    Closed => "closed",
+    Reopened => "reopened",
+    Cancelled => "cancelled",
+});
+
+impl TicketStatus {
+    /// The allowed moves of CONTRACT.md: new→assigned→in_progress→waiting_customer→resolved→
+    /// closed; resolved→reopened→in_progress; new→pending_approval→assigned; new→cancelled.
+    /// `waiting_customer → in_progress` is the customer answering, and `in_progress → resolved`
+    /// skips a wait that never happened.
+    pub fn can_move_to(self, next: TicketStatus) -> bool {
+        use TicketStatus::*;
+        matches!(
+            (self, next),
+            (New, Assigned)
+                | (New, PendingApproval)
+                | (New, Cancelled)
+                | (PendingApproval, Assigned)
+                | (Assigned, InProgress)
+                | (InProgress, WaitingCustomer)
+                | (InProgress, Resolved)
+                | (WaitingCustomer, InProgress)
+                | (WaitingCustomer, Resolved)
+                | (Resolved, Closed)
+                | (Resolved, Reopened)
+                | (Reopened, InProgress)
+        )
+    }
+}
+
+word_enum!(/// User roles. Staff roles see every tenant; tenant roles see only their own.
+Role {
+    Superadmin => "superadmin",
+    Admin => "admin",
+    Technician => "technician",
+    ClientAdmin => "client_admin",
+    Requester => "requester",
+});
+
+impl Role {
+    /// MSP staff: no tenant, sees all tenants.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Superadmin | Role::Admin | Role::Technician)
+    }
+}
+
+/// What a caller may see: every tenant (staff, the engine itself) or one tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Tenant(TenantId),
+}
+
+impl Scope {
+    /// Whether this scope includes rows of `tenant`.
+    pub fn allows(&self, tenant: TenantId) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Tenant(own) => *own == tenant,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for s in TicketStatus::ALL {
+            assert_eq!(s.as_str().parse::<TicketStatus>().unwrap(), *s);
+        }
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
+        }
+        assert!("boss".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn ticket_moves_follow_the_contract() {
+        use TicketStatus::*;
+        assert!(New.can_move_to(Assigned));
+        assert!(Resolved.can_move_to(Reopened));
+        assert!(!New.can_move_to(Closed));
+        assert!(!Closed.can_move_to(New));
+        assert!(!Cancelled.can_move_to(Assigned));
+    }
+
+    #[test]
+    fn scope_allows_only_own_tenant() {
+        let a = TenantId::new();
+        let b = TenantId::new();
+        assert!(Scope::All.allows(a));
+        assert!(Scope::Tenant(a).allows(a));
+        assert!(!Scope::Tenant(a).allows(b));
+    }
+}

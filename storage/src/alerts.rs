@@ -1,0 +1,365 @@
+//! Alerts and their history. At most one *firing* alert exists per device + key (a partial
+//! unique index), which makes opening idempotent across restarts.
+
+use crate::{Result, StorageError};
+use centinela_model::AlertStatus;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Alert {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub device_id: Uuid,
+    pub key: String,
+    pub threshold_id: Option<Uuid>,
+    pub severity: String,
+    pub state: String,
+    pub status: String,
+    pub title: String,
+    pub description: String,
+    pub recommended_action: String,
+    pub value: f64,
+    pub threshold: Option<f64>,
+    pub opened_at: DateTime<Utc>,
+    pub cleared_at: Option<DateTime<Utc>>,
+    pub acked_by: Option<Uuid>,
+    pub acked_at: Option<DateTime<Utc>>,
+    pub ticket_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AlertEvent {
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub kind: String,
+    pub from_value: Option<String>,
+    pub to_value: Option<String>,
+    pub value: Option<f64>,
+    pub comment: Option<String>,
+}
+
+/// The texts and figures of an alert being opened or updated.
+#[derive(Debug, Clone)]
+pub struct AlertFacts {
+    pub tenant_id: Uuid,
+    pub device_id: Uuid,
+    pub key: String,
+    pub threshold_id: Option<Uuid>,
+    pub severity: String,
+    pub title: String,
+    pub description: String,
+    pub recommended_action: String,
+    pub value: f64,
+    pub threshold: Option<f64>,
+    pub at: DateTime<Utc>,
+}
+
+/// Filters of the alert list.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub tenant_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub state: Option<String>,
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+const COLUMNS: &str = "id, tenant_id, device_id, key, threshold_id, severity, state, status, title, \
+    description, recommended_action, value, threshold, opened_at, cleared_at, acked_by, acked_at, \
+    ticket_id, updated_at";
+
+async fn record(
+    conn: &mut PgConnection,
+    alert: &Alert,
+    kind: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    actor: Option<Uuid>,
+    comment: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO alert_events (tenant_id, alert_id, actor_id, kind, from_value, to_value, value, comment)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(alert.tenant_id)
+    .bind(alert.id)
+    .bind(actor)
+    .bind(kind)
+    .bind(from)
+    .bind(to)
+    .bind(alert.value)
+    .bind(comment)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Opens a firing alert. If one is already firing for the device + key (a replay after a
+/// restart), returns it with `false` and changes nothing.
+pub async fn open(conn: &mut PgConnection, facts: &AlertFacts) -> Result<(Alert, bool)> {
+    let inserted: Option<Alert> = sqlx::query_as(sqlf!(
+        "INSERT INTO alerts (id, tenant_id, device_id, key, threshold_id, severity, state, title,
+             description, recommended_action, value, threshold, opened_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'firing', $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (device_id, key) WHERE state = 'firing' DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(facts.tenant_id)
+    .bind(facts.device_id)
+    .bind(&facts.key)
+    .bind(facts.threshold_id)
+    .bind(&facts.severity)
+    .bind(&facts.title)
+    .bind(&facts.description)
+    .bind(&facts.recommended_action)
+    .bind(facts.value)
+    .bind(facts.threshold)
+    .bind(facts.at)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(StorageError::classify)?;
+    match inserted {
+        Some(alert) => {
+            record(
+                conn,
+                &alert,
+                "opened",
+                None,
+                Some(&alert.severity),
+                None,
+                None,
+            )
+            .await?;
+            Ok((alert, true))
+        }
+        None => {
+            let existing = firing(conn, facts.device_id, &facts.key)
+                .await?
+                .ok_or(StorageError::NotFound)?;
+            Ok((existing, false))
+        }
+    }
+}
+
+/// The firing alert of a device + key, if any.
+pub async fn firing(conn: &mut PgConnection, device_id: Uuid, key: &str) -> Result<Option<Alert>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM alerts WHERE device_id = $1 AND key = $2 AND state = 'firing'"
+    ))
+    .bind(device_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Every firing alert (runtime start: device actors resume their state machines).
+pub async fn all_firing(conn: &mut PgConnection) -> Result<Vec<Alert>> {
+    Ok(
+        sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM alerts WHERE state = 'firing'"))
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// Changes the severity (and texts) of the firing alert of a device + key.
+pub async fn update_severity(conn: &mut PgConnection, facts: &AlertFacts) -> Result<Option<Alert>> {
+    let Some(before) = firing(conn, facts.device_id, &facts.key).await? else {
+        return Ok(None);
+    };
+    if before.severity == facts.severity {
+        return Ok(Some(before));
+    }
+    let alert: Alert = sqlx::query_as(sqlf!(
+        "UPDATE alerts SET severity = $2, title = $3, description = $4, recommended_action = $5,
+             value = $6, threshold = $7, updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(before.id)
+    .bind(&facts.severity)
+    .bind(&facts.title)
+    .bind(&facts.description)
+    .bind(&facts.recommended_action)
+    .bind(facts.value)
+    .bind(facts.threshold)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (from, to) = (before.severity.as_str(), alert.severity.as_str());
+    record(
+        conn,
+        &alert,
+        "severity_changed",
+        Some(from),
+        Some(to),
+        None,
+        None,
+    )
+    .await?;
+    Ok(Some(alert))
+}
+
+/// Clears the firing alert of a device + key.
+pub async fn clear(
+    conn: &mut PgConnection,
+    device_id: Uuid,
+    key: &str,
+    value: f64,
+    at: DateTime<Utc>,
+) -> Result<Option<Alert>> {
+    let alert: Option<Alert> = sqlx::query_as(sqlf!(
+        "UPDATE alerts SET state = 'cleared', cleared_at = $3, value = $4, updated_at = now()
+         WHERE device_id = $1 AND key = $2 AND state = 'firing' RETURNING {COLUMNS}"
+    ))
+    .bind(device_id)
+    .bind(key)
+    .bind(at)
+    .bind(value)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(alert) = &alert {
+        record(
+            conn,
+            alert,
+            "cleared",
+            Some("firing"),
+            Some("cleared"),
+            None,
+            None,
+        )
+        .await?;
+    }
+    Ok(alert)
+}
+
+pub async fn set_ticket(conn: &mut PgConnection, alert_id: Uuid, ticket_id: Uuid) -> Result<Alert> {
+    sqlx::query_as(sqlf!(
+        "UPDATE alerts SET ticket_id = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(alert_id)
+    .bind(ticket_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StorageError::NotFound)
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Alert> {
+    sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM alerts WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
+pub async fn history(conn: &mut PgConnection, id: Uuid) -> Result<Vec<AlertEvent>> {
+    Ok(sqlx::query_as(
+        "SELECT at, actor_id, kind, from_value, to_value, value, comment
+         FROM alert_events WHERE alert_id = $1 ORDER BY at, id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn list(conn: &mut PgConnection, f: &AlertFilter) -> Result<Vec<Alert>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM alerts
+         WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR device_id = $2)
+           AND ($3::text IS NULL OR state = $3) AND ($4::text IS NULL OR status = $4)
+           AND ($5::text IS NULL OR severity = $5)
+           AND ($6::timestamptz IS NULL OR opened_at >= $6)
+           AND ($7::timestamptz IS NULL OR opened_at < $7)
+         ORDER BY CASE WHEN state = 'firing' THEN 0 ELSE 1 END,
+                  CASE WHEN severity = 'critical' THEN 0 ELSE 1 END, opened_at DESC
+         LIMIT $8"
+    ))
+    .bind(f.tenant_id)
+    .bind(f.device_id)
+    .bind(&f.state)
+    .bind(&f.status)
+    .bind(&f.severity)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(f.limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Acknowledges an alert (idempotent: a second ack keeps the first acknowledger).
+pub async fn ack(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user: Uuid,
+    comment: Option<&str>,
+) -> Result<Alert> {
+    let alert: Alert = sqlx::query_as(sqlf!(
+        "UPDATE alerts SET acked_by = coalesce(acked_by, $2), acked_at = coalesce(acked_at, now()),
+             updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound)?;
+    record(conn, &alert, "ack", None, None, Some(user), comment).await?;
+    Ok(alert)
+}
+
+/// Moves the workflow status, refusing moves the lifecycle does not allow.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    next: AlertStatus,
+    user: Uuid,
+    comment: Option<&str>,
+) -> Result<Alert> {
+    let current = get(conn, id).await?;
+    let from: AlertStatus = current
+        .status
+        .parse()
+        .map_err(|_| StorageError::Invalid("stored status is unknown".into()))?;
+    if !from.can_move_to(next) {
+        return Err(StorageError::InvalidTransition {
+            from: from.as_str().into(),
+            to: next.as_str().into(),
+        });
+    }
+    let alert: Alert = sqlx::query_as(sqlf!(
+        "UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1 AND status = $3
+         RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(next.as_str())
+    .bind(from.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StorageError::Conflict("the alert changed meanwhile".into()))?;
+    record(
+        conn,
+        &alert,
+        "status",
+        Some(from.as_str()),
+        Some(next.as_str()),
+        Some(user),
+        comment,
+    )
+    .await?;
+    Ok(alert)
+}
+
+/// The firing alerts of one device (its actor starting after start-up).
+pub async fn all_firing_for_device(conn: &mut PgConnection, device_id: Uuid) -> Result<Vec<Alert>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM alerts WHERE device_id = $1 AND state = 'firing'"
+    ))
+    .bind(device_id)
+    .fetch_all(conn)
+    .await?)
+}

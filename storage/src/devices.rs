@@ -1,0 +1,214 @@
+//! Devices: agents and routers. The device token is stored hashed.
+
+use crate::{Result, StorageError, new_secret, token_hash};
+use centinela_model::DeviceId;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Device {
+    pub id: Uuid,
+    pub device_key: String,
+    pub tenant_id: Uuid,
+    pub site_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub inventory_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// Worst severity among the device's firing alerts: `critical` → red, `warning` → yellow.
+    pub worst_firing: Option<String>,
+}
+
+const COLUMNS: &str = "d.id, replace(d.id::text, '-', '') AS device_key, d.tenant_id, d.site_id, \
+    d.name, d.kind, d.last_seen_at, d.inventory_at, d.created_at, \
+    (SELECT CASE WHEN bool_or(a.severity = 'critical') THEN 'critical' ELSE max(a.severity) END \
+       FROM alerts a WHERE a.device_id = d.id AND a.state = 'firing') AS worst_firing";
+
+/// What identifies a device to the runtime (loaded at start, checked at login).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceIdentity {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub site_id: Uuid,
+    pub name: String,
+}
+
+const IDENTITY: &str = "id, tenant_id, site_id, name";
+
+/// Creates a device and returns it with its token (shown once).
+pub async fn create(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    site_id: Uuid,
+    name: &str,
+    kind: &str,
+) -> Result<(Device, String)> {
+    let token = new_secret();
+    let id = DeviceId::new().0;
+    sqlx::query(
+        "INSERT INTO devices (id, tenant_id, site_id, name, kind, token_hash)
+         SELECT $1, $2, s.id, $4, $5, $6 FROM sites s WHERE s.id = $3 AND s.tenant_id = $2",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(site_id)
+    .bind(name)
+    .bind(kind)
+    .bind(token_hash(&token))
+    .execute(&mut *conn)
+    .await
+    .map_err(StorageError::classify)
+    .and_then(|done| {
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StorageError::Invalid(
+                "site_id is not a site of tenant_id".into(),
+            ))
+        }
+    })?;
+    Ok((get(conn, id).await?, token))
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Device> {
+    sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM devices d WHERE d.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    tenant: Option<Uuid>,
+    site: Option<Uuid>,
+) -> Result<Vec<Device>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM devices d
+         WHERE ($1::uuid IS NULL OR d.tenant_id = $1) AND ($2::uuid IS NULL OR d.site_id = $2)
+         ORDER BY d.name"
+    ))
+    .bind(tenant)
+    .bind(site)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Number of devices of a tenant (plan limits).
+pub async fn count_for_tenant(conn: &mut PgConnection, tenant: Uuid) -> Result<i64> {
+    let row: (i64,) = sqlx::query_as("SELECT count(*) FROM devices WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.0)
+}
+
+pub async fn rename(conn: &mut PgConnection, id: Uuid, name: &str) -> Result<Device> {
+    let done = sqlx::query("UPDATE devices SET name = $2 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .map_err(StorageError::classify)?;
+    if done.rows_affected() == 0 {
+        return Err(StorageError::NotFound);
+    }
+    get(conn, id).await
+}
+
+pub async fn delete(conn: &mut PgConnection, id: Uuid) -> Result<()> {
+    let done = sqlx::query("DELETE FROM devices WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
+}
+
+/// Checks a device token; returns the device when it matches (run with `Scope::All`).
+pub async fn authenticate(
+    conn: &mut PgConnection,
+    id: Uuid,
+    token: &str,
+) -> Result<Option<DeviceIdentity>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {IDENTITY} FROM devices WHERE id = $1 AND token_hash = $2"
+    ))
+    .bind(id)
+    .bind(token_hash(token))
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Finds the device a token belongs to (`/ws/agent`, `/api/agents/certificate`).
+pub async fn by_token(conn: &mut PgConnection, token: &str) -> Result<Option<DeviceIdentity>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {IDENTITY} FROM devices WHERE token_hash = $1"
+    ))
+    .bind(token_hash(token))
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn identity(conn: &mut PgConnection, id: Uuid) -> Result<Option<DeviceIdentity>> {
+    Ok(
+        sqlx::query_as(sqlf!("SELECT {IDENTITY} FROM devices WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// Every device (runtime start).
+pub async fn all_identities(conn: &mut PgConnection) -> Result<Vec<DeviceIdentity>> {
+    Ok(sqlx::query_as(sqlf!("SELECT {IDENTITY} FROM devices"))
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Stores the device's latest inventory.
+pub async fn set_inventory(
+    conn: &mut PgConnection,
+    id: Uuid,
+    inventory: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE devices SET inventory = $2, inventory_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(inventory)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn inventory(conn: &mut PgConnection, id: Uuid) -> Result<Option<serde_json::Value>> {
+    let row: Option<(Option<serde_json::Value>,)> =
+        sqlx::query_as("SELECT inventory FROM devices WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    row.map(|r| r.0).ok_or(StorageError::NotFound)
+}
+
+/// Moves `last_seen_at` forward for many devices at once.
+pub async fn touch_last_seen(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    seen: &[DateTime<Utc>],
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE devices d SET last_seen_at = greatest(d.last_seen_at, v.seen)
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, seen) WHERE d.id = v.id",
+    )
+    .bind(ids)
+    .bind(seen)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

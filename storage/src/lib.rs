@@ -1,0 +1,159 @@
+//! # centinela-storage
+//!
+//! The only crate with SQL. It owns `../migrations` and exposes typed functions over a
+//! PostgreSQL pool (optionally with TimescaleDB).
+//!
+//! Tenant isolation: every function runs inside a transaction opened by [`Store::begin`] with
+//! the caller's [`Scope`], which sets `centinela.scope` for that transaction only (the functional
+//! form of `SET LOCAL`). Row-level security policies (migration `..._rls.sql`) read it, so a query
+//! that forgets a `WHERE tenant_id` still cannot see another tenant's rows.
+//!
+//! Modules: [`tenants`], [`sites`], [`users`], [`devices`], [`thresholds`], [`alerts`],
+//! [`tickets`], [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
+//! [`logs`], [`audit`], [`pki`].
+//!
+//! Depends on: `centinela-model`, sqlx. Must not depend on any other workspace crate.
+
+/// `format!` for SQL built only from constants and generated identifiers (column lists,
+/// partition names), never from input: values always go through bind parameters.
+macro_rules! sqlf {
+    ($($arg:tt)*) => { sqlx::AssertSqlSafe(format!($($arg)*)) };
+}
+
+pub mod alerts;
+pub mod audit;
+pub mod devices;
+pub mod logs;
+pub mod metrics;
+pub mod pki;
+pub mod sites;
+pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod thresholds;
+pub mod tickets;
+pub mod users;
+
+use centinela_model::Scope;
+pub use sqlx::PgConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("cannot move from '{from}' to '{to}'")]
+    InvalidTransition { from: String, to: String },
+}
+
+impl StorageError {
+    /// Maps unique-violation errors to [`StorageError::Conflict`], foreign-key and check
+    /// violations to [`StorageError::Invalid`].
+    fn classify(error: sqlx::Error) -> StorageError {
+        if let sqlx::Error::Database(db) = &error {
+            match db.code().as_deref() {
+                Some("23505") => return StorageError::Conflict(db.message().to_owned()),
+                Some("23503") | Some("23514") => {
+                    return StorageError::Invalid(db.message().to_owned());
+                }
+                _ => {}
+            }
+        }
+        StorageError::Database(error)
+    }
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A transaction with the caller's scope set.
+pub type ScopedTx = Transaction<'static, Postgres>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The database handle.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects a pool. `max_connections` bounds concurrent database work.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        let options = PgConnectOptions::from_str(url)?.application_name("centinela");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool })
+    }
+
+    /// Wraps an existing pool.
+    pub fn from_pool(pool: PgPool) -> Store {
+        Store { pool }
+    }
+
+    /// The pool, for the few places that need a raw connection (COPY).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Opens a transaction whose row-level security scope is `scope`.
+    pub async fn begin(&self, scope: Scope) -> Result<ScopedTx> {
+        let mut tx = self.pool.begin().await?;
+        let value = match scope {
+            Scope::All => "*".to_owned(),
+            Scope::Tenant(tenant) => tenant.to_string(),
+        };
+        sqlx::query("SELECT set_config('centinela.scope', $1, true)")
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// Whether the connected role bypasses row-level security (superuser or BYPASSRLS). The
+    /// engine warns when it does: isolation would then rest on the API's filters alone.
+    pub async fn bypasses_rls(&self) -> Result<bool> {
+        let row: (bool,) = sqlx::query_as(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.0)
+    }
+
+    /// Database reachable (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+/// SHA-256 of a secret token, as stored.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A fresh 256-bit random secret as 64 hex digits (device tokens, site keys).
+pub fn new_secret() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}

@@ -1,0 +1,59 @@
+//! Device log lines (agent `events`, later router logs).
+
+use crate::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// One log line.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LogLine {
+    pub ts: DateTime<Utc>,
+    pub tenant_id: Uuid,
+    pub device_id: Uuid,
+    pub level: String,
+    pub source: String,
+    pub message: String,
+}
+
+/// Inserts many lines in one statement.
+pub async fn insert_many(conn: &mut PgConnection, lines: &[LogLine]) -> Result<u64> {
+    if lines.is_empty() {
+        return Ok(0);
+    }
+    let col = |f: fn(&LogLine) -> String| lines.iter().map(f).collect::<Vec<_>>();
+    let done = sqlx::query(
+        "INSERT INTO device_logs (ts, tenant_id, device_id, level, source, message)
+         SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])",
+    )
+    .bind(lines.iter().map(|l| l.ts).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.tenant_id).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.device_id).collect::<Vec<_>>())
+    .bind(col(|l| l.level.clone()))
+    .bind(col(|l| l.source.clone()))
+    .bind(col(|l| l.message.clone()))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The latest lines of a device in a time range.
+pub async fn query(
+    conn: &mut PgConnection,
+    device: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<LogLine>> {
+    Ok(sqlx::query_as(
+        "SELECT ts, tenant_id, device_id, level, source, message FROM device_logs
+         WHERE device_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $4",
+    )
+    .bind(device)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}

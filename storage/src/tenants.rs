@@ -1,0 +1,67 @@
+//! Tenants (client organisations): plan and status.
+
+use crate::{Result, StorageError};
+use centinela_model::TenantId;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub plan: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, name, plan, status, created_at";
+
+pub async fn create(conn: &mut PgConnection, name: &str, plan: &str) -> Result<Tenant> {
+    sqlx::query_as(sqlf!(
+        "INSERT INTO tenants (id, name, plan) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+    ))
+    .bind(TenantId::new().0)
+    .bind(name)
+    .bind(plan)
+    .fetch_one(conn)
+    .await
+    .map_err(StorageError::classify)
+}
+
+pub async fn list(conn: &mut PgConnection) -> Result<Vec<Tenant>> {
+    Ok(
+        sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM tenants ORDER BY name"))
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Tenant> {
+    sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
+/// Updates plan and/or status; `None` keeps the current value.
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    plan: Option<&str>,
+    status: Option<&str>,
+) -> Result<Tenant> {
+    sqlx::query_as(sqlf!(
+        "UPDATE tenants SET plan = coalesce($2, plan), status = coalesce($3, status)
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(plan)
+    .bind(status)
+    .fetch_optional(conn)
+    .await
+    .map_err(StorageError::classify)?
+    .ok_or(StorageError::NotFound)
+}

@@ -1,0 +1,110 @@
+//! Users (argon2id hashes are made by the caller) and refresh tokens.
+
+use crate::{Result, StorageError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub tenant_id: Option<Uuid>,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, email, name, role, tenant_id, password_hash, active, created_at";
+
+pub async fn create(
+    conn: &mut PgConnection,
+    email: &str,
+    name: &str,
+    role: &str,
+    tenant_id: Option<Uuid>,
+    password_hash: &str,
+) -> Result<User> {
+    sqlx::query_as(sqlf!(
+        "INSERT INTO users (id, email, name, role, tenant_id, password_hash)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(email)
+    .bind(name)
+    .bind(role)
+    .bind(tenant_id)
+    .bind(password_hash)
+    .fetch_one(conn)
+    .await
+    .map_err(StorageError::classify)
+}
+
+pub async fn by_email(conn: &mut PgConnection, email: &str) -> Result<Option<User>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<User> {
+    sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
+pub async fn list(conn: &mut PgConnection, tenant: Option<Uuid>) -> Result<Vec<User>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM users WHERE ($1::uuid IS NULL OR tenant_id = $1) ORDER BY email"
+    ))
+    .bind(tenant)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Records a refresh token id.
+pub async fn store_refresh_token(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user_id: Uuid,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO refresh_tokens (id, user_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(user_id)
+        .bind(expires_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes a refresh token and returns its user if it was valid (single use).
+pub async fn consume_refresh_token(conn: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>> {
+    let row: Option<(Uuid,)> = sqlx::query_as(
+        "UPDATE refresh_tokens SET revoked_at = now()
+         WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING user_id",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Revokes every refresh token of a user (logout).
+pub async fn revoke_refresh_tokens(conn: &mut PgConnection, user_id: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
