@@ -1,0 +1,36 @@
+//! # centinela-actors
+//!
+//! The runtime core: what happens to a message once a transport has decoded it.
+//!
+//! - [`runtime`]: [`Runtime`], the cheap-to-clone handle transports and the API use. It owns the
+//!   registry (dashmap: device id → device actor address), the arbiters device actors are
+//!   sharded over (one per core), the tenant actors, the hub and the writer.
+//! - [`device`]: one actor per device. Keeps threshold state machines per (threshold, series)
+//!   and the device's health; turns transitions into alert changes for its tenant actor.
+//! - [`tenant`]: one actor per tenant. Owns alert → ticket policy and persists alerts, tickets
+//!   and their history transactionally, one change at a time.
+//! - [`hub`]: fans alert, device and ticket events out to NOC sessions, filtered by scope.
+//! - [`writer`]: batches metric points (binary `COPY`) and log lines by size and time, retries
+//!   failed writes, and flushes everything accepted on shutdown.
+//! - [`rules`]: the effective thresholds of a device (device over site over tenant).
+//! - [`telemetry`]: the engine's Prometheus counters.
+//!
+//! Backpressure: ingest hands points to the writer through a bounded channel (awaiting when it
+//! is full, which slows the transport) and evaluation to device actors with `try_send` on
+//! bounded mailboxes; a refusal is counted and then waited out, never dropped. Alert changes to
+//! tenant actors are few and must not be lost, so they are queued unconditionally.
+//!
+//! Depends on: `centinela-model`, `centinela-storage`, actix. Must not depend on `ingest`, `api`
+//! or `engine`.
+
+pub mod device;
+pub mod hub;
+pub mod rules;
+pub mod runtime;
+pub mod telemetry;
+pub mod tenant;
+pub mod writer;
+
+pub use hub::{Hub, NocEvent, NocSubscribe, NocUnsubscribe};
+pub use runtime::{IngestError, Runtime, RuntimeConfig};
+pub use telemetry::Telemetry;

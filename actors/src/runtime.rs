@@ -1,0 +1,397 @@
+//! The runtime handle: the entry point transports and the API use.
+
+use crate::device::{DeviceActor, DeviceSeed, Evaluate, SetRules};
+use crate::hub::{Hub, NocWatch};
+use crate::rules::effective_rules;
+use crate::telemetry::Telemetry;
+use crate::tenant::{Drain, TenantActor};
+use crate::writer::{self, WriterConfig, WriterHandle};
+use actix::prelude::*;
+use centinela_model::payload::AgentMessage;
+use centinela_model::{DeviceId, Scope, Severity, TenantId};
+use centinela_storage::devices::{self, DeviceIdentity};
+use centinela_storage::logs::LogLine;
+use centinela_storage::metrics::MetricRow;
+use centinela_storage::thresholds::{self, Threshold};
+use centinela_storage::{StorageError, Store, alerts};
+use chrono::Utc;
+use dashmap::DashMap;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Runtime settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Arbiters (threads) device actors are sharded over; 0 = one per core.
+    pub shards: usize,
+    /// Messages a device mailbox holds before ingest has to wait.
+    pub mailbox_capacity: usize,
+    pub writer: WriterConfig,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            shards: 0,
+            mailbox_capacity: 64,
+            writer: WriterConfig::default(),
+        }
+    }
+}
+
+/// Why a message could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("unknown device")]
+    UnknownDevice,
+    #[error("the engine is shutting down")]
+    Stopped,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[derive(Clone)]
+struct DeviceEntry {
+    addr: Addr<DeviceActor>,
+    tenant_id: Uuid,
+}
+
+struct Inner {
+    store: Store,
+    telemetry: Arc<Telemetry>,
+    config: RuntimeConfig,
+    registry: DashMap<Uuid, DeviceEntry>,
+    tenants: DashMap<Uuid, Addr<TenantActor>>,
+    shards: Vec<ArbiterHandle>,
+    home: ArbiterHandle,
+    hub: Addr<Hub>,
+    watched: Arc<DashMap<Uuid, usize>>,
+    writer: WriterHandle,
+}
+
+/// A cheap, cloneable handle to the running core.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("devices", &self.inner.registry.len())
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// Starts the core inside the current actix system: hub, writer, one arbiter per shard, and
+    /// a device actor for every device in the database, with its firing alerts reloaded.
+    pub async fn start(
+        store: Store,
+        telemetry: Arc<Telemetry>,
+        config: RuntimeConfig,
+    ) -> Result<Runtime, StorageError> {
+        let shards = if config.shards == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            config.shards
+        };
+        let shards = (0..shards).map(|_| Arbiter::new().handle()).collect();
+        let watched = Arc::new(DashMap::new());
+        let hub = Hub::new(telemetry.clone()).start();
+        let writer = writer::spawn(store.clone(), telemetry.clone(), config.writer.clone());
+        let runtime = Runtime {
+            inner: Arc::new(Inner {
+                store,
+                telemetry,
+                config,
+                registry: DashMap::new(),
+                tenants: DashMap::new(),
+                shards,
+                home: Arbiter::current(),
+                hub,
+                watched,
+                writer,
+            }),
+        };
+        runtime.load_all().await?;
+        Ok(runtime)
+    }
+
+    async fn load_all(&self) -> Result<(), StorageError> {
+        let mut tx = self.inner.store.begin(Scope::All).await?;
+        let all_devices = devices::all_identities(&mut tx).await?;
+        let all_thresholds = thresholds::list(&mut tx, None).await?;
+        let firing = alerts::all_firing(&mut tx).await?;
+        tx.commit().await?;
+        let mut firing_by_device: HashMap<Uuid, Vec<_>> = HashMap::new();
+        for a in firing {
+            let severity = a.severity.parse().unwrap_or(Severity::Critical);
+            firing_by_device.entry(a.device_id).or_default().push((
+                a.key,
+                a.threshold_id,
+                severity,
+                a.value,
+            ));
+        }
+        for identity in all_devices {
+            let firing = firing_by_device.remove(&identity.id).unwrap_or_default();
+            self.spawn_device(identity, &all_thresholds, firing);
+        }
+        tracing::info!(
+            devices = self.inner.registry.len(),
+            "Device actors started."
+        );
+        Ok(())
+    }
+
+    fn shard_for(&self, device: Uuid) -> &ArbiterHandle {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        device.hash(&mut hasher);
+        let shards = &self.inner.shards;
+        &shards[(hasher.finish() % shards.len() as u64) as usize]
+    }
+
+    fn tenant_actor(&self, tenant: Uuid) -> Addr<TenantActor> {
+        let inner = &self.inner;
+        inner
+            .tenants
+            .entry(tenant)
+            .or_insert_with(|| {
+                let actor = TenantActor::new(
+                    TenantId(tenant),
+                    inner.store.clone(),
+                    inner.hub.clone(),
+                    inner.telemetry.clone(),
+                );
+                TenantActor::start_in_arbiter(&inner.home, |_| actor)
+            })
+            .clone()
+    }
+
+    fn spawn_device(
+        &self,
+        identity: DeviceIdentity,
+        all_thresholds: &[Threshold],
+        firing: Vec<(String, Option<Uuid>, Severity, f64)>,
+    ) -> DeviceEntry {
+        let id = identity.id;
+        let tenant_id = identity.tenant_id;
+        let seed = DeviceSeed {
+            rules: effective_rules(&identity, all_thresholds),
+            identity,
+            firing,
+        };
+        let tenant = self.tenant_actor(tenant_id);
+        let hub = self.inner.hub.clone();
+        let watched = self.inner.watched.clone();
+        let capacity = self.inner.config.mailbox_capacity;
+        let shard = self.shard_for(id).clone();
+        let entry = self
+            .inner
+            .registry
+            .entry(id)
+            .or_insert_with(|| {
+                let addr = DeviceActor::start_in_arbiter(&shard, move |_| {
+                    DeviceActor::new(seed, tenant, hub, watched, capacity)
+                });
+                DeviceEntry { addr, tenant_id }
+            })
+            .clone();
+        self.inner
+            .telemetry
+            .device_actors
+            .set(self.inner.registry.len() as i64);
+        entry
+    }
+
+    /// Starts the actor of a device created after start-up (idempotent).
+    pub async fn register_device(&self, device: Uuid) -> Result<(), IngestError> {
+        self.entry(device).await.map(|_| ())
+    }
+
+    /// Stops the actor of a deleted device.
+    pub fn remove_device(&self, device: Uuid) {
+        self.inner.registry.remove(&device);
+        self.inner
+            .telemetry
+            .device_actors
+            .set(self.inner.registry.len() as i64);
+    }
+
+    /// The device's actor, starting it on first contact if the device exists.
+    async fn entry(&self, device: Uuid) -> Result<DeviceEntry, IngestError> {
+        if let Some(entry) = self.inner.registry.get(&device) {
+            return Ok(entry.clone());
+        }
+        let mut tx = self.inner.store.begin(Scope::All).await?;
+        let identity = devices::identity(&mut tx, device).await?;
+        let Some(identity) = identity else {
+            return Err(IngestError::UnknownDevice);
+        };
+        let tenant_thresholds = thresholds::list(&mut tx, Some(identity.tenant_id)).await?;
+        let firing = alerts::all_firing_for_device(&mut tx, device).await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        let firing = firing
+            .into_iter()
+            .map(|a| {
+                (
+                    a.key,
+                    a.threshold_id,
+                    a.severity.parse().unwrap_or(Severity::Critical),
+                    a.value,
+                )
+            })
+            .collect();
+        Ok(self.spawn_device(identity, &tenant_thresholds, firing))
+    }
+
+    /// Takes one decoded message of a device: points to the writer, samples to the device's
+    /// actor. Waits (never drops) when either is saturated, which slows the transport.
+    pub async fn ingest(&self, device: DeviceId, message: AgentMessage) -> Result<(), IngestError> {
+        let entry = self.entry(device.0).await?;
+        let writer = &self.inner.writer;
+        let now = Utc::now();
+        match message {
+            AgentMessage::Telemetry { samples } => {
+                let rows = samples
+                    .iter()
+                    .map(|s| MetricRow {
+                        ts: s.ts,
+                        tenant_id: entry.tenant_id,
+                        device_id: device.0,
+                        name: s.name.as_str().to_owned(),
+                        value: s.value,
+                    })
+                    .collect();
+                writer
+                    .points(rows)
+                    .await
+                    .map_err(|_| IngestError::Stopped)?;
+                self.evaluate(&entry, samples).await?;
+            }
+            AgentMessage::Heartbeat { .. } => {}
+            AgentMessage::Inventory { inventory } => {
+                let mut tx = self.inner.store.begin(Scope::All).await?;
+                devices::set_inventory(&mut tx, device.0, &inventory, now).await?;
+                tx.commit().await.map_err(StorageError::from)?;
+            }
+            AgentMessage::Event(event) => {
+                let line = LogLine {
+                    ts: event.ts,
+                    tenant_id: entry.tenant_id,
+                    device_id: device.0,
+                    level: event.level,
+                    source: event.source,
+                    message: event.message,
+                };
+                writer.line(line).await.map_err(|_| IngestError::Stopped)?;
+            }
+            AgentMessage::CommandResult { .. } => {}
+        }
+        writer
+            .seen(device.0, now)
+            .await
+            .map_err(|_| IngestError::Stopped)
+    }
+
+    async fn evaluate(
+        &self,
+        entry: &DeviceEntry,
+        samples: Vec<centinela_model::Sample>,
+    ) -> Result<(), IngestError> {
+        match entry.addr.try_send(Evaluate { samples }) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(msg)) => {
+                self.inner.telemetry.mailbox_full.inc();
+                entry.addr.send(msg).await.map_err(|_| IngestError::Stopped)
+            }
+            Err(SendError::Closed(_)) => Err(IngestError::Stopped),
+        }
+    }
+
+    /// Pushes new effective rules to every device of a tenant (after a threshold change).
+    pub async fn reload_rules(&self, tenant: Uuid) -> Result<(), StorageError> {
+        let mut tx = self
+            .inner
+            .store
+            .begin(Scope::Tenant(TenantId(tenant)))
+            .await?;
+        let tenant_thresholds = thresholds::list(&mut tx, Some(tenant)).await?;
+        let identities = devices::all_identities(&mut tx).await?;
+        tx.commit().await?;
+        for identity in identities {
+            if let Some(entry) = self.inner.registry.get(&identity.id) {
+                let rules = effective_rules(&identity, &tenant_thresholds);
+                entry.addr.do_send(SetRules { rules });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the devices a NOC session watches live metrics of.
+    pub fn watch(&self, session_id: Uuid, previous: &[Uuid], devices: Vec<Uuid>) {
+        for d in previous {
+            let gone = self.inner.watched.get_mut(d).map(|mut n| {
+                *n -= 1;
+                *n == 0
+            });
+            if gone == Some(true) {
+                self.inner.watched.remove(d);
+            }
+        }
+        for d in &devices {
+            *self.inner.watched.entry(*d).or_insert(0) += 1;
+        }
+        self.inner.hub.do_send(NocWatch {
+            session_id,
+            device_ids: devices,
+        });
+    }
+
+    pub fn hub(&self) -> Addr<Hub> {
+        self.inner.hub.clone()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.inner.telemetry
+    }
+
+    pub fn writer(&self) -> &WriterHandle {
+        &self.inner.writer
+    }
+
+    /// Number of live device actors.
+    pub fn device_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Clean shutdown: flush the writer, then let every tenant actor finish the alert changes
+    /// already queued (bounded by `grace`).
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.writer.shutdown().await;
+        let drains: Vec<_> = self
+            .inner
+            .tenants
+            .iter()
+            .map(|t| t.value().send(Drain))
+            .collect();
+        let _ = tokio::time::timeout(grace, futures_join_all(drains)).await;
+        for shard in &self.inner.shards {
+            shard.stop();
+        }
+    }
+}
+
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) {
+    for f in futures {
+        f.await;
+    }
+}

@@ -1,0 +1,186 @@
+//! The engine's own Prometheus counters, registered once and shared. Labels are bounded (reason
+//! words, transports, event kinds), never device ids.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+
+type Labels = Vec<(String, String)>;
+
+/// Every counter and gauge of the engine.
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    registry: Mutex<Registry>,
+    /// Messages accepted, by transport and kind.
+    pub messages: Family<Labels, Counter>,
+    /// Messages refused, by transport and reason.
+    pub rejected: Family<Labels, Counter>,
+    /// Metric points accepted for storage.
+    pub points_received: Counter,
+    /// Metric points committed to the database.
+    pub points_stored: Counter,
+    /// Failed write attempts (each is retried).
+    pub write_failures: Counter,
+    /// Points and lines waiting in the writer.
+    pub writer_queue: Gauge,
+    /// Times a device mailbox was full and ingest had to wait.
+    pub mailbox_full: Counter,
+    /// Alert changes, by event (opened, updated, cleared).
+    pub alerts: Family<Labels, Counter>,
+    /// Tickets opened from alerts.
+    pub tickets_created: Counter,
+    /// Alert changes that could not be persisted after retries.
+    pub alert_persist_failures: Counter,
+    /// NOC events not delivered because a session's queue was full.
+    pub noc_dropped: Counter,
+    /// Connected NOC sessions.
+    pub noc_sessions: Gauge,
+    /// Live device actors.
+    pub device_actors: Gauge,
+    /// MQTT logins refused by the auth handler.
+    pub mqtt_auth_failures: Counter,
+    /// Publishes the broker refused (e.g. a topic outside the client's tenant prefix).
+    pub mqtt_failed_publishes: Gauge,
+    /// Messages the broker lost because the engine fell behind (cursor jumps).
+    pub mqtt_lost: Counter,
+}
+
+impl Telemetry {
+    /// Creates the counters and registers them.
+    pub fn new() -> Telemetry {
+        let t = Telemetry::default();
+        {
+            let mut r = t.registry.lock().unwrap_or_else(|p| p.into_inner());
+            r.register(
+                "centinela_ingest_messages",
+                "Messages accepted, by transport and kind",
+                t.messages.clone(),
+            );
+            r.register(
+                "centinela_ingest_rejected",
+                "Messages refused, by transport and reason",
+                t.rejected.clone(),
+            );
+            r.register(
+                "centinela_points_received",
+                "Metric points accepted for storage",
+                t.points_received.clone(),
+            );
+            r.register(
+                "centinela_points_stored",
+                "Metric points committed to the database",
+                t.points_stored.clone(),
+            );
+            r.register(
+                "centinela_write_failures",
+                "Failed database write attempts (retried)",
+                t.write_failures.clone(),
+            );
+            r.register(
+                "centinela_writer_queue_depth",
+                "Points and lines waiting in the writer",
+                t.writer_queue.clone(),
+            );
+            r.register(
+                "centinela_mailbox_full",
+                "Times a device mailbox was full and ingest waited",
+                t.mailbox_full.clone(),
+            );
+            r.register(
+                "centinela_alerts",
+                "Alert changes, by event",
+                t.alerts.clone(),
+            );
+            r.register(
+                "centinela_tickets_created",
+                "Tickets opened from alerts",
+                t.tickets_created.clone(),
+            );
+            r.register(
+                "centinela_alert_persist_failures",
+                "Alert changes not persisted after retries",
+                t.alert_persist_failures.clone(),
+            );
+            r.register(
+                "centinela_noc_dropped",
+                "NOC events dropped for slow sessions",
+                t.noc_dropped.clone(),
+            );
+            r.register(
+                "centinela_noc_sessions",
+                "Connected NOC sessions",
+                t.noc_sessions.clone(),
+            );
+            r.register(
+                "centinela_device_actors",
+                "Live device actors",
+                t.device_actors.clone(),
+            );
+            r.register(
+                "centinela_mqtt_auth_failures",
+                "MQTT logins refused",
+                t.mqtt_auth_failures.clone(),
+            );
+            r.register(
+                "centinela_mqtt_failed_publishes",
+                "Publishes refused by the broker since start",
+                t.mqtt_failed_publishes.clone(),
+            );
+            r.register(
+                "centinela_mqtt_lost",
+                "Messages lost by the broker because the engine fell behind",
+                t.mqtt_lost.clone(),
+            );
+        }
+        t
+    }
+
+    /// Counts an accepted message.
+    pub fn accepted(&self, transport: &str, kind: &str) {
+        self.messages
+            .get_or_create(&vec![
+                ("transport".to_owned(), transport.to_owned()),
+                ("kind".to_owned(), kind.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Counts a refused message.
+    pub fn refused(&self, transport: &str, reason: &str) {
+        self.rejected
+            .get_or_create(&vec![
+                ("transport".to_owned(), transport.to_owned()),
+                ("reason".to_owned(), reason.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// How many messages were refused for a reason on a transport.
+    pub fn refused_count(&self, transport: &str, reason: &str) -> u64 {
+        self.rejected
+            .get_or_create(&vec![
+                ("transport".to_owned(), transport.to_owned()),
+                ("reason".to_owned(), reason.to_owned()),
+            ])
+            .get()
+    }
+
+    /// Counts an alert change.
+    pub fn alert_event(&self, event: &str) {
+        self.alerts
+            .get_or_create(&vec![("event".to_owned(), event.to_owned())])
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &registry);
+        out
+    }
+}

@@ -1,0 +1,311 @@
+//! The tenant actor: one per tenant. It owns alert → ticket policy and persists every alert
+//! change transactionally, one at a time (`ctx.wait`), so "exactly one ticket per alert" holds
+//! without races. Persisted changes are published to the hub.
+
+use crate::hub::{Hub, NocEvent};
+use crate::rules::ActiveRule;
+use crate::telemetry::Telemetry;
+use actix::prelude::*;
+use centinela_model::threshold::Transition;
+use centinela_model::{Scope, Severity, TenantId};
+use centinela_storage::alerts::{self, Alert, AlertFacts};
+use centinela_storage::devices::DeviceIdentity;
+use centinela_storage::tickets::{self, NewTicket, Ticket};
+use centinela_storage::{StorageError, Store};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A state change of one (device, series) to persist.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct AlertChange {
+    pub device: DeviceIdentity,
+    pub key: String,
+    pub rule: ActiveRule,
+    pub transition: Transition,
+    pub at: DateTime<Utc>,
+}
+
+/// Resolves once every change queued before it has been persisted (clean shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+/// The tenant actor.
+pub struct TenantActor {
+    tenant_id: TenantId,
+    store: Store,
+    hub: Addr<Hub>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl TenantActor {
+    pub fn new(
+        tenant_id: TenantId,
+        store: Store,
+        hub: Addr<Hub>,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        TenantActor {
+            tenant_id,
+            store,
+            hub,
+            telemetry,
+        }
+    }
+}
+
+impl Actor for TenantActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<AlertChange> for TenantActor {
+    type Result = ();
+    fn handle(&mut self, change: AlertChange, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let hub = self.hub.clone();
+        let telemetry = self.telemetry.clone();
+        let tenant_id = self.tenant_id;
+        let work = async move {
+            let mut backoff = Duration::from_millis(100);
+            for attempt in 1..=6 {
+                match persist(&store, &change).await {
+                    Ok(outcome) => {
+                        outcome.publish(tenant_id, &hub, &telemetry);
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, attempt, device_id = %change.device.id, key = %change.key, "Alert change not persisted; retrying.");
+                        tokio::time::sleep(backoff).await;
+                        backoff *= 2;
+                    }
+                }
+            }
+            telemetry.alert_persist_failures.inc();
+        };
+        ctx.wait(work.into_actor(self));
+    }
+}
+
+impl Handler<Drain> for TenantActor {
+    type Result = ();
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) {}
+}
+
+/// What a persisted change produced, to publish.
+struct Outcome {
+    event: &'static str,
+    alert: Option<Alert>,
+    ticket: Option<(Ticket, &'static str)>,
+}
+
+impl Outcome {
+    fn publish(self, tenant_id: TenantId, hub: &Addr<Hub>, telemetry: &Telemetry) {
+        let send = |json: serde_json::Value, device: Option<uuid::Uuid>| {
+            hub.do_send(NocEvent {
+                tenant_id,
+                device_id: device,
+                subscription_only: false,
+                json: json.to_string().into(),
+            })
+        };
+        if let Some(alert) = self.alert {
+            telemetry.alert_event(self.event);
+            let device = alert.device_id;
+            send(
+                json!({"type": "alert", "event": self.event, "alert": alert}),
+                Some(device),
+            );
+        }
+        if let Some((ticket, event)) = self.ticket {
+            if event == "created" {
+                telemetry.tickets_created.inc();
+            }
+            let device = ticket.device_id;
+            send(
+                json!({"type": "ticket", "event": event, "ticket": ticket}),
+                device,
+            );
+        }
+    }
+}
+
+async fn persist(store: &Store, change: &AlertChange) -> Result<Outcome, StorageError> {
+    let mut tx = store.begin(Scope::All).await?;
+    let outcome = match change.transition {
+        Transition::Opened { severity, value } => {
+            let facts = facts(change, severity, value);
+            let (alert, created) = alerts::open(&mut tx, &facts).await?;
+            let (alert, ticket) = ticket_if_due(&mut tx, change, alert).await?;
+            Outcome {
+                event: if created { "opened" } else { "updated" },
+                alert: Some(alert),
+                ticket,
+            }
+        }
+        Transition::SeverityChanged { to, value, .. } => {
+            let facts = facts(change, to, value);
+            match alerts::update_severity(&mut tx, &facts).await? {
+                Some(alert) => {
+                    let (alert, ticket) = ticket_if_due(&mut tx, change, alert).await?;
+                    let ticket = match ticket {
+                        Some(t) => Some(t),
+                        None => note_on_ticket(&mut tx, &alert, "alert_updated").await?,
+                    };
+                    Outcome {
+                        event: "updated",
+                        alert: Some(alert),
+                        ticket,
+                    }
+                }
+                // Nothing firing to update (its opening was lost): open it now.
+                None => {
+                    let (alert, _) = alerts::open(&mut tx, &facts).await?;
+                    let (alert, ticket) = ticket_if_due(&mut tx, change, alert).await?;
+                    Outcome {
+                        event: "opened",
+                        alert: Some(alert),
+                        ticket,
+                    }
+                }
+            }
+        }
+        Transition::Cleared { value } => {
+            match alerts::clear(&mut tx, change.device.id, &change.key, value, change.at).await? {
+                Some(alert) => {
+                    let ticket = note_on_ticket(&mut tx, &alert, "alert_cleared").await?;
+                    Outcome {
+                        event: "cleared",
+                        alert: Some(alert),
+                        ticket,
+                    }
+                }
+                None => Outcome {
+                    event: "cleared",
+                    alert: None,
+                    ticket: None,
+                },
+            }
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Opens the alert's ticket when policy says so: critical, `auto_ticket`, and none yet.
+async fn ticket_if_due(
+    tx: &mut centinela_storage::PgConnection,
+    change: &AlertChange,
+    alert: Alert,
+) -> Result<(Alert, Option<(Ticket, &'static str)>), StorageError> {
+    let due = change.rule.auto_ticket && alert.severity == "critical" && alert.ticket_id.is_none();
+    if !due {
+        return Ok((alert, None));
+    }
+    let priority = change
+        .rule
+        .ticket_priority
+        .clone()
+        .unwrap_or_else(|| "critical".to_owned());
+    let new = NewTicket {
+        tenant_id: alert.tenant_id,
+        site_id: Some(change.device.site_id),
+        device_id: Some(alert.device_id),
+        alert_id: Some(alert.id),
+        source: "alert".into(),
+        subject: alert.title.clone(),
+        description: format!(
+            "{}\n\nAcción recomendada: {}",
+            alert.description, alert.recommended_action
+        ),
+        affected_person: change.device.name.clone(),
+        priority,
+        ..NewTicket::default()
+    };
+    let (ticket, created) = tickets::create(tx, &new).await?;
+    let alert = alerts::set_ticket(tx, alert.id, ticket.id).await?;
+    Ok((
+        alert,
+        Some((ticket, if created { "created" } else { "updated" })),
+    ))
+}
+
+/// Adds an event to the alert's ticket, if it has one.
+async fn note_on_ticket(
+    tx: &mut centinela_storage::PgConnection,
+    alert: &Alert,
+    kind: &str,
+) -> Result<Option<(Ticket, &'static str)>, StorageError> {
+    let Some(ticket_id) = alert.ticket_id else {
+        return Ok(None);
+    };
+    let ticket = tickets::by_id(tx, ticket_id).await?;
+    let comment = match kind {
+        "alert_cleared" => format!(
+            "La alerta se normalizó (valor {}). El ticket sigue abierto hasta que un técnico lo cierre.",
+            alert.value
+        ),
+        _ => format!(
+            "La alerta cambió a severidad {} (valor {}).",
+            alert.severity, alert.value
+        ),
+    };
+    tickets::add_event(tx, &ticket, kind, None, None, None, Some(&comment)).await?;
+    let ticket = tickets::by_id(tx, ticket_id).await?;
+    Ok(Some((ticket, "updated")))
+}
+
+fn severity_word(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "Crítico",
+        Severity::Warning => "Advertencia",
+    }
+}
+
+/// Alert texts, in Spanish (the NOC's language).
+fn facts(change: &AlertChange, severity: Severity, value: f64) -> AlertFacts {
+    let limit = change.rule.rule.limit(severity);
+    let op = change.rule.rule.op.as_str();
+    let limit_text = limit.map(|l| format!("{op} {l}")).unwrap_or_default();
+    let device = &change.device.name;
+    AlertFacts {
+        tenant_id: change.device.tenant_id,
+        device_id: change.device.id,
+        key: change.key.clone(),
+        threshold_id: Some(change.rule.threshold_id),
+        severity: severity.as_str().to_owned(),
+        title: format!(
+            "{}: {} {} en {}",
+            severity_word(severity),
+            change.key,
+            limit_text,
+            device
+        ),
+        description: format!(
+            "El dispositivo {device} reporta {} = {value}, fuera del umbral {} ({limit_text}).",
+            change.key,
+            severity_word(severity).to_lowercase(),
+        ),
+        recommended_action: recommended_action(&change.rule.metric).to_owned(),
+        value,
+        threshold: limit,
+        at: change.at,
+    }
+}
+
+fn recommended_action(metric: &str) -> &'static str {
+    match metric.split('.').next().unwrap_or("") {
+        "cpu" => {
+            "Revise los procesos con mayor consumo de CPU y reinicie o escale el servicio responsable."
+        }
+        "mem" => {
+            "Revise los procesos con mayor uso de memoria; cierre o reinicie el que tenga fugas."
+        }
+        "disk" => {
+            "Libere espacio en el disco (temporales, registros, papelera) o amplíe el volumen."
+        }
+        _ => "Revise el dispositivo y reconozca la alerta mientras la atiende.",
+    }
+}

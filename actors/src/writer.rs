@@ -1,0 +1,256 @@
+//! The writer: a task that owns bulk writes. Points and log lines arrive on a bounded channel,
+//! are batched by size (`batch_rows`) and time (`flush_interval`), and are written with binary
+//! `COPY` (points) or one multi-row insert (lines). A failed write keeps its batch and is retried
+//! with backoff, each failure logged and counted; new input waits meanwhile (the bounded channel
+//! slows the transports). [`WriterHandle::shutdown`] drains the channel and flushes everything
+//! accepted before it returns.
+
+use crate::telemetry::Telemetry;
+use centinela_model::Scope;
+use centinela_storage::metrics::{MetricRow, copy_rows};
+use centinela_storage::{Store, devices, logs::LogLine};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+use uuid::Uuid;
+
+/// Writer settings.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Flush when this many points are buffered.
+    pub batch_rows: usize,
+    /// Flush at least this often.
+    pub flush_interval: Duration,
+    /// Capacity of the input channel, in messages.
+    pub queue_capacity: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            batch_rows: 5_000,
+            flush_interval: Duration::from_millis(200),
+            queue_capacity: 1_024,
+        }
+    }
+}
+
+enum Input {
+    Points(Vec<MetricRow>),
+    Line(LogLine),
+    Seen(Uuid, DateTime<Utc>),
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A cheap handle to the writer.
+#[derive(Clone, Debug)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Input>,
+}
+
+/// The writer has stopped (only after shutdown).
+#[derive(Debug, thiserror::Error)]
+#[error("the writer has stopped")]
+pub struct WriterStopped;
+
+impl WriterHandle {
+    /// Queues points, waiting while the writer is saturated (backpressure).
+    pub async fn points(&self, rows: Vec<MetricRow>) -> Result<(), WriterStopped> {
+        self.tx
+            .send(Input::Points(rows))
+            .await
+            .map_err(|_| WriterStopped)
+    }
+
+    /// Queues a log line.
+    pub async fn line(&self, line: LogLine) -> Result<(), WriterStopped> {
+        self.tx
+            .send(Input::Line(line))
+            .await
+            .map_err(|_| WriterStopped)
+    }
+
+    /// Records that a device was heard from.
+    pub async fn seen(&self, device: Uuid, at: DateTime<Utc>) -> Result<(), WriterStopped> {
+        self.tx
+            .send(Input::Seen(device, at))
+            .await
+            .map_err(|_| WriterStopped)
+    }
+
+    /// Writes everything queued so far and returns when it is committed.
+    pub async fn flush(&self) -> Result<(), WriterStopped> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Flush(tx))
+            .await
+            .map_err(|_| WriterStopped)?;
+        rx.await.map_err(|_| WriterStopped)
+    }
+
+    /// Stops accepting, writes everything accepted, and returns when done.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Input::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+struct Writer {
+    store: Store,
+    telemetry: Arc<Telemetry>,
+    config: WriterConfig,
+    points: Vec<MetricRow>,
+    lines: Vec<LogLine>,
+    seen: HashMap<Uuid, DateTime<Utc>>,
+}
+
+/// Starts the writer task on the current runtime.
+pub fn spawn(store: Store, telemetry: Arc<Telemetry>, config: WriterConfig) -> WriterHandle {
+    let (tx, rx) = mpsc::channel(config.queue_capacity);
+    let writer = Writer {
+        store,
+        telemetry,
+        config,
+        points: Vec::new(),
+        lines: Vec::new(),
+        seen: HashMap::new(),
+    };
+    tokio::spawn(writer.run(rx));
+    WriterHandle { tx }
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
+        let mut deadline = Instant::now() + self.config.flush_interval;
+        loop {
+            tokio::select! {
+                input = rx.recv() => match input {
+                    Some(Input::Shutdown(done)) => {
+                        rx.close();
+                        while let Some(input) = rx.recv().await {
+                            self.accept(input).await;
+                        }
+                        self.flush_all().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(input) => self.accept(input).await,
+                    None => {
+                        self.flush_all().await;
+                        return;
+                    }
+                },
+                _ = sleep_until(deadline) => {
+                    self.flush_all().await;
+                    deadline = Instant::now() + self.config.flush_interval;
+                }
+            }
+        }
+    }
+
+    async fn accept(&mut self, input: Input) {
+        match input {
+            Input::Points(rows) => {
+                self.telemetry.points_received.inc_by(rows.len() as u64);
+                self.points.extend(rows);
+                if self.points.len() >= self.config.batch_rows {
+                    self.flush_points().await;
+                }
+            }
+            Input::Line(line) => self.lines.push(line),
+            Input::Seen(device, at) => {
+                let entry = self.seen.entry(device).or_insert(at);
+                *entry = (*entry).max(at);
+            }
+            Input::Flush(done) => {
+                self.flush_all().await;
+                let _ = done.send(());
+            }
+            Input::Shutdown(done) => {
+                self.flush_all().await;
+                let _ = done.send(());
+            }
+        }
+        self.telemetry
+            .writer_queue
+            .set((self.points.len() + self.lines.len()) as i64);
+    }
+
+    async fn flush_all(&mut self) {
+        self.flush_points().await;
+        self.flush_lines().await;
+        self.flush_seen().await;
+        self.telemetry.writer_queue.set(0);
+    }
+
+    async fn flush_points(&mut self) {
+        if self.points.is_empty() {
+            return;
+        }
+        let rows = std::mem::take(&mut self.points);
+        let store = self.store.clone();
+        let stored = retry(&self.telemetry, "metric points", || {
+            copy_rows(store.pool(), &rows)
+        })
+        .await;
+        self.telemetry.points_stored.inc_by(stored);
+    }
+
+    async fn flush_lines(&mut self) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let lines = std::mem::take(&mut self.lines);
+        let store = self.store.clone();
+        retry(&self.telemetry, "log lines", || async {
+            let mut tx = store.begin(Scope::All).await?;
+            let n = centinela_storage::logs::insert_many(&mut tx, &lines).await?;
+            tx.commit().await?;
+            Ok(n)
+        })
+        .await;
+    }
+
+    async fn flush_seen(&mut self) {
+        if self.seen.is_empty() {
+            return;
+        }
+        let seen = std::mem::take(&mut self.seen);
+        let (ids, times): (Vec<Uuid>, Vec<DateTime<Utc>>) = seen.into_iter().unzip();
+        let store = self.store.clone();
+        retry(&self.telemetry, "last-seen times", || async {
+            let mut tx = store.begin(Scope::All).await?;
+            devices::touch_last_seen(&mut tx, &ids, &times).await?;
+            tx.commit().await?;
+            Ok(ids.len() as u64)
+        })
+        .await;
+    }
+}
+
+/// Retries a write until it succeeds, with exponential backoff capped at 5 s. Accepted data is
+/// never dropped; while the database is down, input waits in the bounded channel.
+async fn retry<F, Fut>(telemetry: &Telemetry, what: &str, mut write: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = centinela_storage::Result<u64>>,
+{
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match write().await {
+            Ok(n) => return n,
+            Err(error) => {
+                telemetry.write_failures.inc();
+                tracing::error!(%error, what, retry_in_ms = backoff.as_millis() as u64, "Write failed; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
