@@ -1,0 +1,155 @@
+//! `GET /ws/agent`: the agent messages of the MQTT topics, over WebSocket, for agents that can
+//! only reach 443. The device is identified by `Authorization: Bearer <device token>` before
+//! the upgrade. Each text frame is one JSON object with a `type` (`telemetry`, `heartbeat`,
+//! `inventory`, `events`, `command_result`) and the same fields as the MQTT payload. Messages
+//! are handled one at a time, in order; a refused one gets
+//! `{"type":"error","error":<reason>,"message":...}` and nothing else is affected. A message
+//! carrying an `id` is acknowledged with `{"type":"ack","id":...}` once the engine has it.
+
+use crate::dispatch::deliver;
+use actix::prelude::*;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web_actors::ws;
+use centinela_actors::Runtime;
+use centinela_model::payload::{MessageKind, RejectReason, decode_object, parse_object};
+use centinela_model::{DeviceId, Scope};
+use centinela_storage::devices;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+/// What the route needs.
+#[derive(Clone, Debug)]
+pub struct AgentWsState {
+    pub runtime: Runtime,
+    pub max_payload_bytes: usize,
+}
+
+/// Registers `/ws/agent`.
+pub fn configure(cfg: &mut web::ServiceConfig, state: AgentWsState) {
+    cfg.app_data(web::Data::new(state))
+        .route("/ws/agent", web::get().to(connect));
+}
+
+fn unauthorized(message: &str) -> HttpResponse {
+    HttpResponse::Unauthorized().json(json!({"error": "unauthorized", "message": message}))
+}
+
+async fn connect(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AgentWsState>,
+) -> actix_web::Result<HttpResponse> {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else {
+        return Ok(unauthorized(
+            "a device token is required: Authorization: Bearer <token>",
+        ));
+    };
+    let store = state.runtime.store();
+    let identity = async {
+        let mut tx = store.begin(Scope::All).await?;
+        let found = devices::by_token(&mut tx, token).await?;
+        tx.commit().await?;
+        Ok::<_, centinela_storage::StorageError>(found)
+    }
+    .await
+    .map_err(actix_web::error::ErrorInternalServerError)?;
+    let Some(identity) = identity else {
+        state.runtime.telemetry().refused("ws", "bad_credentials");
+        return Ok(unauthorized("unknown device token"));
+    };
+    let session = AgentSession {
+        device: DeviceId(identity.id),
+        runtime: state.runtime.clone(),
+        limit: state.max_payload_bytes,
+    };
+    ws::WsResponseBuilder::new(session, &req, stream)
+        .frame_size(state.max_payload_bytes.saturating_mul(2))
+        .start()
+}
+
+/// One agent connection.
+struct AgentSession {
+    device: DeviceId,
+    runtime: Runtime,
+    limit: usize,
+}
+
+impl Actor for AgentSession {
+    type Context = ws::WebsocketContext<Self>;
+}
+
+impl AgentSession {
+    fn refuse(&self, ctx: &mut ws::WebsocketContext<Self>, reason: &RejectReason) {
+        self.runtime.telemetry().refused("ws", reason.as_str());
+        tracing::warn!(device = %self.device, error = %reason, "Agent WebSocket message rejected.");
+        ctx.text(
+            json!({"type": "error", "error": reason.as_str(), "message": reason.to_string()})
+                .to_string(),
+        );
+    }
+
+    fn handle_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let object = match parse_object(text.as_bytes(), self.limit) {
+            Ok(object) => object,
+            Err(reason) => return self.refuse(ctx, &reason),
+        };
+        let kind = match object
+            .get("type")
+            .and_then(Value::as_str)
+            .and_then(MessageKind::from_type_word)
+        {
+            Some(kind) => kind,
+            None => return self.refuse(ctx, &RejectReason::UnknownType),
+        };
+        let id = object.get("id").cloned();
+        let decoded = decode_object(kind, &object, Utc::now());
+        let runtime = self.runtime.clone();
+        let device = self.device;
+        // `wait` holds further frames until this one is in: order is kept and a saturated
+        // engine slows the socket instead of queueing without bound.
+        ctx.wait(
+            async move { deliver(&runtime, "ws", device, kind, decoded).await }
+                .into_actor(self)
+                .map(move |result, _, ctx| match result {
+                    Ok(()) => {
+                        if let Some(id) = id {
+                            ctx.text(json!({"type": "ack", "id": id}).to_string());
+                        }
+                    }
+                    Err(refused) => {
+                        ctx.text(json!({"type": "error", "error": refused.label(), "message": refused.to_string()}).to_string());
+                    }
+                }),
+        );
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match msg {
+            Ok(ws::Message::Text(text)) => self.handle_text(&text, ctx),
+            Ok(ws::Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
+                Ok(text) => self.handle_text(text, ctx),
+                Err(_) => self.refuse(ctx, &RejectReason::InvalidUtf8),
+            },
+            Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(_) => {}
+            Err(error) => {
+                // Oversize frames and protocol violations end the connection (counted).
+                self.runtime.telemetry().refused("ws", "protocol");
+                tracing::warn!(device = %self.device, %error, "Agent WebSocket protocol error.");
+                ctx.stop();
+            }
+        }
+    }
+}

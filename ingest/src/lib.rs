@@ -1,0 +1,19 @@
+//! # centinela-ingest
+//!
+//! Transports into Centinela. Each decodes what arrives into `model` types, counts what it
+//! refuses, and hands the rest to the runtime (`centinela-actors`).
+//!
+//! - [`mqtt`]: the embedded rumqttd broker (its own thread), its TLS listeners with client
+//!   certificates signed by the engine's CA, the device auth handler (username = device key,
+//!   password = device token), and the in-process local-link consumer.
+//! - [`agent_ws`]: `/ws/agent`, the same messages over WebSocket for agents behind 443.
+//! - [`pki`]: the engine's CA (sealed under the master key), server certificates and CSR signing.
+//! - [`dispatch`]: the shared decode → runtime step, with counters.
+//!
+//! Depends on: `centinela-model`, `centinela-storage`, `centinela-actors`, rumqttd, actix-web.
+//! Must not depend on `api` or `engine`.
+
+pub mod agent_ws;
+pub mod dispatch;
+pub mod mqtt;
+pub mod pki;

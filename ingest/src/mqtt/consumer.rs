@@ -1,0 +1,112 @@
+//! The engine's local link into rumqttd: subscribes to every device topic and feeds each
+//! publish, in arrival order, through [`crate::dispatch::deliver`]. While the runtime is
+//! saturated this loop waits, the link's buffer fills, and rumqttd stops scheduling it: the
+//! broker's flow control, not unbounded memory, absorbs bursts.
+
+use crate::dispatch::deliver;
+use centinela_actors::{Runtime, Telemetry};
+use centinela_model::payload::{RejectReason, decode, parse_topic};
+use chrono::Utc;
+use rumqttd::local::{LinkError, LinkRx, LinkTx};
+use rumqttd::{Meter, Notification};
+use std::sync::Arc;
+
+/// Topics the engine consumes.
+pub const FILTERS: &[&str] = &[
+    "/tenants/+/telemetry",
+    "/tenants/+/heartbeat",
+    "/tenants/+/inventory",
+    "/tenants/+/events",
+    "/tenants/+/commands/+/result",
+];
+
+/// Subscribes and starts the consumer task.
+pub fn spawn(
+    mut link_tx: LinkTx,
+    mut link_rx: LinkRx,
+    runtime: Runtime,
+    limit: usize,
+) -> Result<(), LinkError> {
+    for filter in FILTERS {
+        link_tx.subscribe(*filter)?;
+    }
+    tokio::spawn(async move {
+        // Kept alive for the life of the consumer: dropping it would close the link.
+        let _link_tx = link_tx;
+        loop {
+            match link_rx.next().await {
+                Ok(Some(Notification::Forward(forward))) => {
+                    handle(
+                        &runtime,
+                        &forward.publish.topic,
+                        &forward.publish.payload,
+                        limit,
+                    )
+                    .await;
+                }
+                // Mandatory: without it the router stops scheduling this link after
+                // `max_outgoing_packet_count` messages (DEPENDENCIES.md §3.4).
+                Ok(Some(Notification::Unschedule)) => {
+                    if let Err(error) = link_rx.wake().await {
+                        tracing::error!(%error, "MQTT link wake failed.");
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "MQTT link closed; the engine no longer receives MQTT.");
+                    return;
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn handle(runtime: &Runtime, topic: &[u8], payload: &[u8], limit: usize) {
+    let Ok(topic) = std::str::from_utf8(topic) else {
+        runtime
+            .telemetry()
+            .refused("mqtt", RejectReason::BadTopic.as_str());
+        return;
+    };
+    let (device, kind) = match parse_topic(topic) {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            runtime.telemetry().refused("mqtt", reason.as_str());
+            tracing::warn!(topic, "MQTT message on an unknown topic rejected.");
+            return;
+        }
+    };
+    let decoded = decode(kind, payload, limit, Utc::now());
+    let _ = deliver(runtime, "mqtt", device, kind, decoded).await;
+}
+
+/// Mirrors the router's meters and alerts into the engine's counters.
+pub fn spawn_meters(
+    meters: rumqttd::meters::MetersLink,
+    alerts: rumqttd::alerts::AlertsLink,
+    telemetry: Arc<Telemetry>,
+) {
+    let t = telemetry.clone();
+    tokio::spawn(async move {
+        while let Ok(batch) = meters.next().await {
+            for meter in batch {
+                if let Meter::Router(_, router) = meter {
+                    t.mqtt_failed_publishes.set(router.failed_publishes as i64);
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Ok(batch) = alerts.next().await {
+            for alert in batch {
+                telemetry.mqtt_lost.inc();
+                tracing::error!(
+                    ?alert,
+                    "The MQTT broker dropped messages the engine had not read."
+                );
+            }
+        }
+    });
+}

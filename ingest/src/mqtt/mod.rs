@@ -1,0 +1,239 @@
+//! The embedded MQTT broker (rumqttd) and its in-process consumer.
+//!
+//! rumqttd runs on its own threads (router plus one per listener). Agents connect over TLS with
+//! a client certificate signed by the engine's CA whose subject O is their `device_key`; with
+//! rumqttd's `validate-tenant-prefix` feature that confines each connection to topics under
+//! `/tenants/{device_key}/`, so a device can never publish as another (the router refuses the
+//! publish and drops the connection; the refusal shows in `centinela_mqtt_failed_publishes`).
+//! The CONNECT must also carry username = device key and password = device token, checked by
+//! [`auth`], so a deleted device or a revoked token is refused even with a valid certificate.
+//!
+//! The engine consumes through a local link (no TCP hop), see [`consumer`]. rumqttd cannot bind
+//! port 0, has no shutdown API and sends no CONNACK on a failed login (it closes the socket):
+//! see `../shared/docs/DEPENDENCIES.md` §3.
+
+pub mod auth;
+pub mod consumer;
+
+use crate::pki::CertificateAuthority;
+use centinela_actors::Runtime;
+use centinela_storage::Store;
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, TlsConfig};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Broker settings.
+#[derive(Debug, Clone)]
+pub struct MqttSettings {
+    /// MQTT 3.1.1 TLS listener with client certificates.
+    pub listen: SocketAddr,
+    /// MQTT 5 TLS listener with client certificates (rumqttd serves v5 on its own port).
+    pub listen_v5: Option<SocketAddr>,
+    /// Plaintext MQTT 3.1.1 listener: only for trusted networks, bridges and load tests. Without
+    /// a certificate there is no topic confinement, only the username/password check.
+    pub plain_listen: Option<SocketAddr>,
+    /// Largest payload the engine accepts (bigger ones are refused and counted).
+    pub max_payload_bytes: usize,
+    /// Where the broker's TLS files are written (the server key with mode 0600).
+    pub tls_dir: PathBuf,
+    /// Host names and addresses the server certificate names besides localhost/127.0.0.1.
+    pub public_hosts: Vec<String>,
+}
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("cannot write TLS files in {path}: {source}")]
+    Files {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("certificate error: {0}")]
+    Pki(#[from] crate::pki::PkiError),
+    #[error("broker link error: {0}")]
+    Link(String),
+    #[error("the MQTT listener {0} did not come up")]
+    NotListening(SocketAddr),
+}
+
+fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), BrokerError> {
+    let err = |source| BrokerError::Files {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::write(path, contents).map_err(err)?;
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    Ok(())
+}
+
+fn server(
+    name: &str,
+    listen: SocketAddr,
+    tls: Option<TlsConfig>,
+    settings: &MqttSettings,
+    auth_store: &Store,
+    runtime: &Runtime,
+) -> ServerSettings {
+    let mut connections = ConnectionSettings {
+        connection_timeout_ms: 10_000,
+        // Twice the engine's limit, so that moderately oversize payloads reach the engine and
+        // are refused *and counted* there; beyond that rumqttd drops the connection itself.
+        max_payload_size: settings.max_payload_bytes.saturating_mul(2),
+        max_inflight_count: 256,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    let check = auth::DeviceAuth::new(auth_store.clone(), runtime.telemetry().clone());
+    connections.set_auth_handler(move |client_id, user, pass| {
+        let check = check.clone();
+        async move { check.verify(&client_id, &user, &pass).await }
+    });
+    ServerSettings {
+        name: name.to_owned(),
+        listen,
+        tls,
+        next_connection_delay_ms: 1,
+        connections,
+    }
+}
+
+/// A running broker.
+#[derive(Debug, Clone)]
+pub struct BrokerHandle {
+    /// True once the TLS listener accepts connections.
+    pub up: Arc<AtomicBool>,
+}
+
+/// Starts rumqttd on its own thread, the local-link consumer on the current runtime, and waits
+/// until the main listener accepts TCP connections.
+pub async fn start(
+    settings: MqttSettings,
+    ca: &CertificateAuthority,
+    runtime: Runtime,
+    auth_store: Store,
+) -> Result<BrokerHandle, BrokerError> {
+    std::fs::create_dir_all(&settings.tls_dir).map_err(|source| BrokerError::Files {
+        path: settings.tls_dir.display().to_string(),
+        source,
+    })?;
+    let (cert, key) = ca.issue_server_certificate(&settings.public_hosts)?;
+    let ca_path = settings.tls_dir.join("ca.pem");
+    let cert_path = settings.tls_dir.join("server.pem");
+    let key_path = settings.tls_dir.join("server.key");
+    write_file(&ca_path, ca.cert_pem(), false)?;
+    write_file(&cert_path, &cert, false)?;
+    write_file(&key_path, &key, true)?;
+    let tls = TlsConfig::Rustls {
+        capath: Some(ca_path.display().to_string()),
+        certpath: cert_path.display().to_string(),
+        keypath: key_path.display().to_string(),
+    };
+    let mut v4 = HashMap::from([(
+        "tls".to_owned(),
+        server(
+            "v4-tls",
+            settings.listen,
+            Some(tls.clone()),
+            &settings,
+            &auth_store,
+            &runtime,
+        ),
+    )]);
+    if let Some(plain) = settings.plain_listen {
+        tracing::warn!(%plain, "Plaintext MQTT listener enabled: no topic confinement; trusted networks only.");
+        v4.insert(
+            "plain".to_owned(),
+            server("v4-plain", plain, None, &settings, &auth_store, &runtime),
+        );
+    }
+    let v5 = settings.listen_v5.map(|listen| {
+        HashMap::from([(
+            "tls".to_owned(),
+            server(
+                "v5-tls",
+                listen,
+                Some(tls),
+                &settings,
+                &auth_store,
+                &runtime,
+            ),
+        )])
+    });
+    let config = Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections: 100_000,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 8 << 20,
+            max_segment_count: 4,
+            ..RouterConfig::default()
+        },
+        v4: Some(v4),
+        v5,
+        ..Config::default()
+    };
+    let mut broker = Broker::new(config);
+    let (link_tx, link_rx) = broker
+        .link("centinela-engine")
+        .map_err(|e| BrokerError::Link(e.to_string()))?;
+    let meters = broker
+        .meters()
+        .map_err(|e| BrokerError::Link(e.to_string()))?;
+    let alerts = broker
+        .alerts()
+        .map_err(|e| BrokerError::Link(e.to_string()))?;
+    std::thread::Builder::new()
+        .name("mqtt-broker".into())
+        .spawn(move || {
+            if let Err(error) = broker.start() {
+                tracing::error!(%error, "The MQTT broker stopped.");
+            }
+        })
+        .map_err(|source| BrokerError::Files {
+            path: "thread".into(),
+            source,
+        })?;
+    consumer::spawn(
+        link_tx,
+        link_rx,
+        runtime.clone(),
+        settings.max_payload_bytes,
+    )
+    .map_err(|e| BrokerError::Link(e.to_string()))?;
+    consumer::spawn_meters(meters, alerts, runtime.telemetry().clone());
+    wait_listening(settings.listen).await?;
+    Ok(BrokerHandle {
+        up: Arc::new(AtomicBool::new(true)),
+    })
+}
+
+async fn wait_listening(addr: SocketAddr) -> Result<(), BrokerError> {
+    let probe = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(probe).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(BrokerError::NotListening(addr))
+}
+
+/// Marks the broker as down (for `/readyz`), e.g. when its thread ends.
+pub fn mark_down(handle: &BrokerHandle) {
+    handle.up.store(false, Ordering::SeqCst);
+}
