@@ -1,0 +1,255 @@
+//! Configuration: a TOML file (`--config`, default `centinela.toml` if present) overridden by
+//! environment variables `CENTINELA_<SECTION>__<KEY>` (and plain `DATABASE_URL`). Every field is
+//! documented in `centinela.example.toml`; a bad or missing setting is a one-line error naming
+//! the key, and the process exits with code 2.
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret value that never prints.
+#[derive(Clone, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(**redacted**)")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub mqtt: MqttSettings,
+    pub auth: AuthSettings,
+    pub secrets: SecretSettings,
+    pub storage: StorageSettings,
+    pub engine: EngineSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL (`DATABASE_URL` is also read). Required.
+    pub url: Option<Secret>,
+    /// Pool size of the engine.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: None,
+            max_connections: 16,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// REST + WebSocket listener. Port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttSettings {
+    /// MQTT 3.1.1 over TLS with client certificates. rumqttd cannot bind port 0.
+    pub listen: SocketAddr,
+    /// MQTT 5 over TLS with client certificates (its own port); unset = disabled.
+    pub listen_v5: Option<SocketAddr>,
+    /// Plaintext MQTT 3.1.1 for trusted networks only; unset = disabled.
+    pub plain_listen: Option<SocketAddr>,
+    /// Largest accepted payload in bytes.
+    pub max_payload_bytes: usize,
+    /// Host name agents are told to connect to.
+    pub public_host: String,
+    /// Extra names/addresses for the broker's server certificate.
+    pub extra_hosts: Vec<String>,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        MqttSettings {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8883)),
+            listen_v5: None,
+            plain_listen: None,
+            max_payload_bytes: 64 * 1024,
+            public_host: "localhost".into(),
+            extra_hosts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HMAC secret for JWTs, at least 32 characters. Required.
+    pub jwt_secret: Option<Secret>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretSettings {
+    /// Base64 of 32 random bytes; encrypts the CA key and router credentials. Required.
+    pub master_key: Option<Secret>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// Days of metric points kept.
+    pub retention_days: u32,
+    /// Points per COPY batch.
+    pub batch_rows: usize,
+    /// Longest wait before a partial batch is written, in milliseconds.
+    pub flush_interval_ms: u64,
+    /// Daily partitions created ahead (plain PostgreSQL only).
+    pub partitions_ahead_days: u32,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            retention_days: 365,
+            batch_rows: 5_000,
+            flush_interval_ms: 200,
+            partitions_ahead_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// Where the engine keeps its files (broker TLS material).
+    pub data_dir: PathBuf,
+    /// Arbiters for device actors; 0 = one per core.
+    pub shards: usize,
+    /// Device mailbox capacity (messages).
+    pub mailbox_capacity: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            data_dir: PathBuf::from("data"),
+            shards: 0,
+            mailbox_capacity: 64,
+        }
+    }
+}
+
+/// A configuration problem, in one line naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Loads the file (if any) and the environment.
+pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    let mut builder = config::Config::builder();
+    match file {
+        Some(path) => {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path));
+        }
+        None => {
+            builder = builder.add_source(config::File::with_name("centinela.toml").required(false))
+        }
+    }
+    // Only CENTINELA_<SECTION>__<KEY> variables are configuration; others that merely start
+    // with CENTINELA_ (test harness variables, say) are not ours to refuse.
+    let vars: config::Map<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("CENTINELA_") && k["CENTINELA_".len()..].contains("__"))
+        .collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix("CENTINELA")
+            .prefix_separator("_")
+            .separator("__")
+            .source(Some(vars)),
+    );
+    let raw = builder.build().map_err(|e| ConfigError(e.to_string()))?;
+    let mut settings: Settings = raw
+        .try_deserialize()
+        .map_err(|e| ConfigError(e.to_string()))?;
+    if settings.database.url.is_none()
+        && let Ok(url) = std::env::var("DATABASE_URL")
+    {
+        settings.database.url = Some(Secret(url));
+    }
+    Ok(settings)
+}
+
+impl Settings {
+    /// The database URL, or the error naming the key.
+    pub fn database_url(&self) -> Result<&str, ConfigError> {
+        match &self.database.url {
+            Some(url) if !url.0.is_empty() => Ok(&url.0),
+            _ => Err(ConfigError(
+                "database.url is missing (set DATABASE_URL or CENTINELA_DATABASE__URL)".into(),
+            )),
+        }
+    }
+
+    /// The JWT secret, or the error naming the key.
+    pub fn jwt_secret(&self) -> Result<&str, ConfigError> {
+        match &self.auth.jwt_secret {
+            Some(s) if s.0.len() >= 32 => Ok(&s.0),
+            Some(_) => Err(ConfigError(
+                "auth.jwt_secret (CENTINELA_AUTH__JWT_SECRET) must be at least 32 characters"
+                    .into(),
+            )),
+            None => Err(ConfigError(
+                "auth.jwt_secret (CENTINELA_AUTH__JWT_SECRET) is missing".into(),
+            )),
+        }
+    }
+
+    /// The master key text, or the error naming the key.
+    pub fn master_key(&self) -> Result<&str, ConfigError> {
+        match &self.secrets.master_key {
+            Some(s) if !s.0.is_empty() => Ok(&s.0),
+            _ => Err(ConfigError("secrets.master_key (CENTINELA_SECRETS__MASTER_KEY) is missing: base64 of 32 random bytes".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../centinela.example.toml");
+        let text = std::fs::read_to_string(path).expect("example config");
+        let settings: Settings = toml::from_str(&text).expect("example parses");
+        assert_eq!(settings.http.listen.port(), 8080);
+        assert!(settings.jwt_secret().is_ok() && settings.master_key().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<Settings>("[http]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("lisen"));
+    }
+}

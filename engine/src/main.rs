@@ -1,0 +1,110 @@
+//! # centinela (the engine binary)
+//!
+//! Wires everything: configuration, start-up, shutdown and the CLI.
+//!
+//! - `centinela serve`: migrations, device actors, the embedded MQTT broker, the HTTP API.
+//! - `centinela migrate`: applies migrations only.
+//! - `centinela admin create-user --email E --name N --role R [--tenant T]`: password on stdin.
+//!
+//! Modules: [`config`] (TOML + environment), [`serve`] (start-up and graceful shutdown),
+//! [`admin`] (operator commands), [`pki`] (the CA bridge between ingest and api).
+//! Depends on every workspace crate; nothing depends on it.
+
+mod admin;
+mod config;
+mod pki;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "centinela",
+    version,
+    about = "Real-time telemetry and alerting engine for MSPs and NOCs"
+)]
+struct Cli {
+    /// Configuration file (default: centinela.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs the engine.
+    Serve,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Operator commands.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+/// A failure that maps to an exit code: 2 for configuration, 1 for everything else.
+#[derive(Debug)]
+pub enum Failure {
+    Config(String),
+    Runtime(anyhow::Error),
+}
+
+impl From<config::ConfigError> for Failure {
+    fn from(e: config::ConfigError) -> Self {
+        Failure::Config(e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Runtime(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // rustls 0.23 needs one process-wide crypto provider before any TLS config is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    init_tracing();
+    let settings = match config::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => return exit_with(Failure::Config(e.to_string())),
+    };
+    let result = actix_rt::System::new().block_on(async move {
+        match cli.command {
+            Command::Serve => serve::run(settings).await,
+            Command::Migrate => admin::migrate(&settings).await,
+            Command::Admin { command } => admin::run(command, &settings).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => exit_with(failure),
+    }
+}
+
+fn exit_with(failure: Failure) -> ExitCode {
+    match failure {
+        Failure::Config(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+        Failure::Runtime(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CENTINELA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

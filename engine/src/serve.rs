@@ -1,0 +1,182 @@
+//! `centinela serve`: start-up in dependency order, then graceful shutdown on SIGINT/SIGTERM
+//! (stop accepting HTTP, flush the writer, let tenant actors finish, close sessions).
+
+use crate::config::Settings;
+use crate::{Failure, admin, pki};
+use anyhow::Context;
+use centinela_actors::writer::WriterConfig;
+use centinela_actors::{Runtime, RuntimeConfig, Telemetry};
+use centinela_api::{ApiState, AuthConfig, MqttEndpoint};
+use centinela_ingest::agent_ws::{self, AgentWsState};
+use centinela_ingest::mqtt::{self, MqttSettings};
+use centinela_ingest::pki::MasterKey;
+use centinela_storage::Store;
+use centinela_storage::metrics::{self, Layout};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn run(settings: Settings) -> Result<(), Failure> {
+    let jwt_secret = settings.jwt_secret()?.as_bytes().to_vec();
+    let master_key = MasterKey::from_base64(settings.master_key()?).map_err(|e| {
+        Failure::Config(format!(
+            "configuration error: secrets.master_key (CENTINELA_SECRETS__MASTER_KEY): {e}"
+        ))
+    })?;
+    let store = admin::connect(&settings).await?;
+    if store.bypasses_rls().await.unwrap_or(false) {
+        tracing::warn!(
+            "The database role is a superuser or has BYPASSRLS: row-level security is not enforced; connect as an ordinary role."
+        );
+    }
+    maintain_metrics(&store, &settings).await?;
+    let ca = pki::load_or_create(&store, &master_key).await?;
+    let telemetry = Arc::new(Telemetry::new());
+    let runtime = Runtime::start(store.clone(), telemetry, runtime_config(&settings))
+        .await
+        .context("cannot start the runtime")?;
+    let auth_store = Store::connect(settings.database_url()?, 2)
+        .await
+        .context("cannot connect the broker's pool")?;
+    let broker = mqtt::start(mqtt_settings(&settings), &ca, runtime.clone(), auth_store)
+        .await
+        .context("cannot start the MQTT broker")?;
+    println!("mqtt listening on {}", settings.mqtt.listen);
+    let api_state = ApiState {
+        runtime: runtime.clone(),
+        auth: AuthConfig {
+            jwt_secret,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 86_400),
+        },
+        signer: Arc::new(pki::Signer(ca)),
+        mqtt: MqttEndpoint {
+            host: settings.mqtt.public_host.clone(),
+            port: settings.mqtt.listen.port(),
+        },
+        broker_up: broker.up.clone(),
+    };
+    let ws_state = AgentWsState {
+        runtime: runtime.clone(),
+        max_payload_bytes: settings.mqtt.max_payload_bytes,
+    };
+    let server = actix_web::HttpServer::new(move || {
+        let ws_state = ws_state.clone();
+        actix_web::App::new()
+            .app_data(actix_web::web::Data::new(api_state.clone()))
+            .configure(centinela_api::configure)
+            .configure(move |cfg| agent_ws::configure(cfg, ws_state))
+    })
+    .disable_signals()
+    .shutdown_timeout(5)
+    .bind(settings.http.listen)
+    .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
+    for addr in server.addrs() {
+        println!("http listening on {addr}");
+    }
+    let server = server.run();
+    let handle = server.handle();
+    let serving = actix_rt::spawn(server);
+    wait_for_signal().await;
+    tracing::info!("Shutting down: no new connections, flushing accepted data.");
+    handle.stop(true).await;
+    let _ = serving.await;
+    runtime.shutdown(Duration::from_secs(10)).await;
+    tracing::info!("Stopped cleanly.");
+    Ok(())
+}
+
+fn runtime_config(settings: &Settings) -> RuntimeConfig {
+    RuntimeConfig {
+        shards: settings.engine.shards,
+        mailbox_capacity: settings.engine.mailbox_capacity.max(1),
+        writer: WriterConfig {
+            batch_rows: settings.storage.batch_rows.max(1),
+            flush_interval: Duration::from_millis(settings.storage.flush_interval_ms.max(1)),
+            ..WriterConfig::default()
+        },
+    }
+}
+
+fn mqtt_settings(settings: &Settings) -> MqttSettings {
+    let mut hosts = vec![settings.mqtt.public_host.clone()];
+    hosts.extend(settings.mqtt.extra_hosts.iter().cloned());
+    MqttSettings {
+        listen: settings.mqtt.listen,
+        listen_v5: settings.mqtt.listen_v5,
+        plain_listen: settings.mqtt.plain_listen,
+        max_payload_bytes: settings.mqtt.max_payload_bytes,
+        tls_dir: settings.engine.data_dir.join("mqtt"),
+        public_hosts: hosts,
+    }
+}
+
+/// Retention and partitions now, then hourly in the background.
+async fn maintain_metrics(store: &Store, settings: &Settings) -> Result<(), Failure> {
+    let retention = chrono::Duration::days(i64::from(settings.storage.retention_days.max(1)));
+    let ahead = settings.storage.partitions_ahead_days;
+    let layout = metrics::layout(store.pool())
+        .await
+        .context("cannot inspect the metrics table")?;
+    tracing::info!(
+        ?layout,
+        retention_days = settings.storage.retention_days,
+        "Metrics storage."
+    );
+    if layout == Layout::Timescale {
+        metrics::apply_timescale_retention(store.pool(), retention)
+            .await
+            .context("cannot set the retention policy")?;
+        return Ok(());
+    }
+    partition_pass(store, ahead, retention)
+        .await
+        .context("cannot prepare metric partitions")?;
+    let store = store.clone();
+    actix_rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(error) = partition_pass(&store, ahead, retention).await {
+                tracing::error!(%error, "Partition maintenance failed; will retry in an hour.");
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn partition_pass(
+    store: &Store,
+    ahead: u32,
+    retention: chrono::Duration,
+) -> centinela_storage::Result<()> {
+    let now = chrono::Utc::now();
+    let created = metrics::ensure_partitions(store.pool(), now.date_naive(), ahead).await?;
+    let dropped = metrics::drop_expired(store.pool(), now, retention).await?;
+    if !created.is_empty() || !dropped.is_empty() {
+        tracing::info!(?created, ?dropped, "Metric partitions maintained.");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
