@@ -1,0 +1,120 @@
+//! Starts the real `centinela` binary on a fresh database and talks to it over loopback.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// A free TCP port on loopback (rumqttd cannot bind port 0, so the test picks one).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// One engine process.
+pub struct Engine {
+    child: Child,
+    pub http: SocketAddr,
+    pub mqtt_port: u16,
+}
+
+impl Engine {
+    /// Starts `centinela serve` and waits for its HTTP address on stdout.
+    pub fn start(database_url: &str, data_dir: PathBuf, mqtt_port: u16) -> Engine {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_centinela"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("CENTINELA_HTTP__LISTEN", "127.0.0.1:0")
+            .env("CENTINELA_MQTT__LISTEN", format!("127.0.0.1:{mqtt_port}"))
+            .env("CENTINELA_MQTT__MAX_PAYLOAD_BYTES", "4096")
+            .env("CENTINELA_AUTH__JWT_SECRET", JWT_SECRET)
+            .env("CENTINELA_SECRETS__MASTER_KEY", MASTER_KEY)
+            .env("CENTINELA_ENGINE__DATA_DIR", &data_dir)
+            .env("CENTINELA_STORAGE__FLUSH_INTERVAL_MS", "50")
+            .env("CENTINELA_LOG", "info,rumqttd=error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start centinela");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("http listening on ") {
+                    let _ = tx.send(addr.parse::<SocketAddr>().expect("address"));
+                }
+            }
+        });
+        let http = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("engine did not start in 60 s");
+        Engine {
+            child,
+            http,
+            mqtt_port,
+        }
+    }
+
+    /// SIGTERM and wait: the graceful path.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let status = self.child.wait().expect("wait");
+        std::mem::forget(self);
+        status
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `centinela admin create-user`, password on stdin.
+pub fn create_user(
+    database_url: &str,
+    email: &str,
+    role: &str,
+    tenant: Option<&str>,
+    password: &str,
+) {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_centinela"));
+    cmd.args([
+        "admin",
+        "create-user",
+        "--email",
+        email,
+        "--name",
+        "Test",
+        "--role",
+        role,
+    ])
+    .env("DATABASE_URL", database_url)
+    .env("CENTINELA_LOG", "warn")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null());
+    if let Some(t) = tenant {
+        cmd.args(["--tenant", t]);
+    }
+    let mut child = cmd.spawn().expect("create-user");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(password.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("wait").success(), "create-user failed");
+}
