@@ -1,0 +1,228 @@
+//! `/api/alerts`: the alert list, one alert with its history, acknowledgement and the status
+//! workflow. Changes are pushed to NOC sessions and recorded in the audit log.
+
+use crate::caller::Caller;
+use crate::device_metrics::parse_query_time;
+use crate::error::{ApiError, commit};
+use crate::state::ApiState;
+use actix_web::{HttpResponse, web};
+use centinela_actors::NocEvent;
+use centinela_model::{AlertState, AlertStatus, Severity, TenantId};
+use centinela_storage::alerts::{self, Alert, AlertFilter};
+use centinela_storage::{PgConnection, audit};
+use serde::Deserialize;
+use serde_json::json;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Default and maximum page sizes.
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1_000;
+
+/// `GET /api/alerts` filters.
+#[derive(Debug, Deserialize)]
+pub struct AlertQuery {
+    pub state: Option<String>,
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub device_id: Option<Uuid>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// `POST /api/alerts/{id}/ack` body.
+#[derive(Debug, Default, Deserialize)]
+pub struct AckBody {
+    pub comment: Option<String>,
+}
+
+/// `PATCH /api/alerts/{id}/status` body.
+#[derive(Debug, Deserialize)]
+pub struct StatusBody {
+    pub status: String,
+    pub comment: Option<String>,
+}
+
+/// Checks an optional contract word against an enum; returns it normalised.
+pub fn enum_word<T: FromStr>(field: &str, word: Option<&str>) -> Result<Option<String>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    match word {
+        None | Some("") => Ok(None),
+        Some(word) => word
+            .parse::<T>()
+            .map(|_| Some(word.to_owned()))
+            .map_err(|e| ApiError::field(field, e.to_string())),
+    }
+}
+
+/// An optional query timestamp.
+pub fn optional_time(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    match text {
+        None | Some("") => Ok(None),
+        Some(text) => parse_query_time(text).map(Some).ok_or_else(|| {
+            ApiError::field(
+                field,
+                format!("{field} must be RFC 3339 or epoch milliseconds"),
+            )
+        }),
+    }
+}
+
+/// A page size within bounds.
+pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::field(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        )),
+    }
+}
+
+fn filter(caller: &Caller, q: &AlertQuery) -> Result<AlertFilter, ApiError> {
+    Ok(AlertFilter {
+        tenant_id: caller.tenant_filter(),
+        device_id: q.device_id,
+        state: enum_word::<AlertState>("state", q.state.as_deref())?,
+        status: enum_word::<AlertStatus>("status", q.status.as_deref())?,
+        severity: enum_word::<Severity>("severity", q.severity.as_deref())?,
+        from: optional_time("from", q.from.as_deref())?,
+        to: optional_time("to", q.to.as_deref())?,
+        limit: limit(q.limit)?,
+    })
+}
+
+async fn visible_alert(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Alert, ApiError> {
+    let alert = alerts::get(conn, id).await?;
+    caller.ensure_visible(alert.tenant_id)?;
+    Ok(alert)
+}
+
+/// Tells NOC sessions of the alert's tenant about a change.
+fn publish(state: &ApiState, alert: &Alert) {
+    let event = if alert.status == AlertStatus::Resolved.as_str() {
+        "resolved"
+    } else {
+        "updated"
+    };
+    let json = json!({"type": "alert", "event": event, "alert": alert}).to_string();
+    state.runtime.hub().do_send(NocEvent {
+        tenant_id: TenantId(alert.tenant_id),
+        device_id: Some(alert.device_id),
+        subscription_only: false,
+        json: json.into(),
+    });
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    alert: &Alert,
+    action: &str,
+    comment: Option<&str>,
+) -> Result<(), ApiError> {
+    let details = json!({"status": alert.status, "comment": comment});
+    audit::record(
+        conn,
+        Some(alert.tenant_id),
+        Some(caller.user_id),
+        action,
+        "alert",
+        &alert.id.to_string(),
+        details,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `GET /api/alerts`.
+pub async fn list(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    query: web::Query<AlertQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = filter(&caller, &query)?;
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let all = alerts::list(&mut tx, &filter).await?;
+    commit(tx).await?;
+    let visible: Vec<_> = all
+        .into_iter()
+        .filter(|a| caller.ensure_visible(a.tenant_id).is_ok())
+        .collect();
+    Ok(HttpResponse::Ok().json(visible))
+}
+
+/// `GET /api/alerts/{id}`: the alert plus its `history`.
+pub async fn get(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let alert = visible_alert(&mut tx, &caller, id.into_inner()).await?;
+    let history = alerts::history(&mut tx, alert.id).await?;
+    commit(tx).await?;
+    let mut body = json!(alert);
+    body["history"] = json!(history);
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `POST /api/alerts/{id}/ack`.
+pub async fn ack(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: Option<web::Json<AckBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let comment = body.and_then(|b| b.into_inner().comment);
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let current = visible_alert(&mut tx, &caller, id.into_inner()).await?;
+    caller.ensure_can_write(&mut tx, current.tenant_id).await?;
+    let alert = alerts::ack(&mut tx, current.id, caller.user_id, comment.as_deref()).await?;
+    record(&mut tx, &caller, &alert, "alert.ack", comment.as_deref()).await?;
+    commit(tx).await?;
+    publish(&state, &alert);
+    Ok(HttpResponse::Ok().json(alert))
+}
+
+/// `PATCH /api/alerts/{id}/status`: 422 on a move the lifecycle does not allow.
+pub async fn set_status(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<StatusBody>,
+) -> Result<HttpResponse, ApiError> {
+    let StatusBody { status, comment } = body.into_inner();
+    let next: AlertStatus = status
+        .parse()
+        .map_err(|e: centinela_model::status::UnknownWord| {
+            ApiError::field("status", e.to_string())
+        })?;
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let current = visible_alert(&mut tx, &caller, id.into_inner()).await?;
+    caller.ensure_can_write(&mut tx, current.tenant_id).await?;
+    let alert = alerts::set_status(
+        &mut tx,
+        current.id,
+        next,
+        caller.user_id,
+        comment.as_deref(),
+    )
+    .await?;
+    record(&mut tx, &caller, &alert, "alert.status", comment.as_deref()).await?;
+    commit(tx).await?;
+    tracing::info!(alert_id = %alert.id, status = %alert.status, "Alert status changed.");
+    publish(&state, &alert);
+    Ok(HttpResponse::Ok().json(alert))
+}

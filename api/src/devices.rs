@@ -1,0 +1,258 @@
+//! `/api/devices`: agents and routers, with their health and plan limits.
+
+use crate::caller::Caller;
+use crate::error::{ApiError, commit};
+use crate::sites::target_tenant;
+use crate::state::ApiState;
+use crate::tenants::{PLANS, validate_name};
+use actix_web::{HttpResponse, web};
+use centinela_storage::devices::{self, Device};
+use centinela_storage::{PgConnection, audit, tenants};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A device counts as online when seen within this long.
+const ONLINE_WINDOW_MINUTES: i64 = 5;
+
+/// `POST /api/devices` body.
+#[derive(Debug, Deserialize)]
+pub struct NewDeviceBody {
+    pub tenant_id: Option<Uuid>,
+    pub site_id: Uuid,
+    pub name: String,
+    pub kind: String,
+}
+
+/// `PATCH /api/devices/{id}` body.
+#[derive(Debug, Deserialize)]
+pub struct PatchDeviceBody {
+    pub name: String,
+}
+
+/// `GET /api/devices` filters.
+#[derive(Debug, Deserialize)]
+pub struct DeviceQuery {
+    pub tenant_id: Option<Uuid>,
+    pub site_id: Option<Uuid>,
+}
+
+/// The device as the API shows it: `worst_firing` becomes `health`.
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    pub id: Uuid,
+    pub device_key: String,
+    pub tenant_id: Uuid,
+    pub site_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub inventory_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// `green`, `yellow`, `red`, or `unknown` (never seen).
+    pub health: &'static str,
+    /// Seen within the last five minutes.
+    pub online: bool,
+}
+
+/// Health from the worst firing severity and whether the device was ever seen.
+pub fn health(worst_firing: Option<&str>, last_seen_at: Option<DateTime<Utc>>) -> &'static str {
+    match (worst_firing, last_seen_at) {
+        (Some("critical"), _) => "red",
+        (Some(_), _) => "yellow",
+        (None, None) => "unknown",
+        (None, Some(_)) => "green",
+    }
+}
+
+impl DeviceView {
+    /// Converts a stored device, judging `online` against `now`.
+    pub fn new(d: Device, now: DateTime<Utc>) -> DeviceView {
+        let online = d
+            .last_seen_at
+            .is_some_and(|seen| now - seen <= Duration::minutes(ONLINE_WINDOW_MINUTES));
+        DeviceView {
+            health: health(d.worst_firing.as_deref(), d.last_seen_at),
+            online,
+            id: d.id,
+            device_key: d.device_key,
+            tenant_id: d.tenant_id,
+            site_id: d.site_id,
+            name: d.name,
+            kind: d.kind,
+            last_seen_at: d.last_seen_at,
+            inventory_at: d.inventory_at,
+            created_at: d.created_at,
+        }
+    }
+}
+
+/// Loads a device the caller may see (404 otherwise).
+pub async fn visible_device(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Device, ApiError> {
+    let device = devices::get(conn, id).await?;
+    caller.ensure_visible(device.tenant_id)?;
+    Ok(device)
+}
+
+/// 402 when the tenant's plan has no room for another device.
+async fn ensure_plan_room(conn: &mut PgConnection, tenant: Uuid) -> Result<(), ApiError> {
+    let plan = tenants::get(conn, tenant).await?.plan;
+    let limit = PLANS.iter().find(|(p, _)| *p == plan).and_then(|(_, l)| *l);
+    let Some(limit) = limit else { return Ok(()) };
+    if devices::count_for_tenant(conn, tenant).await? < limit {
+        return Ok(());
+    }
+    let hint = if plan == "basic" { "inter" } else { "pro" };
+    Err(ApiError::PlanLimit {
+        required_plan_hint: hint,
+        message: format!("the {plan} plan allows {limit} devices; upgrade to {hint} for more"),
+    })
+}
+
+/// `POST /api/devices` → 201 `{device, agent_token}` (the token is shown once).
+pub async fn create(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    body: web::Json<NewDeviceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = target_tenant(&caller, body.tenant_id)?;
+    let name = validate_name("name", &body.name)?;
+    if !matches!(body.kind.as_str(), "agent" | "routeros") {
+        return Err(ApiError::field("kind", "kind must be agent or routeros"));
+    }
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    caller.ensure_can_write(&mut tx, tenant).await?;
+    ensure_plan_room(&mut tx, tenant).await?;
+    let (device, token) = devices::create(&mut tx, tenant, body.site_id, &name, &body.kind)
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::BadRequest { message, .. } => ApiError::field("site_id", message),
+            other => other,
+        })?;
+    let details = json!({"name": device.name, "kind": device.kind, "site_id": device.site_id});
+    audit::record(
+        &mut tx,
+        Some(tenant),
+        Some(caller.user_id),
+        "device.create",
+        "device",
+        &device.id.to_string(),
+        details,
+    )
+    .await?;
+    commit(tx).await?;
+    if let Err(error) = state.runtime.register_device(device.id).await {
+        tracing::warn!(device_id = %device.id, error = %error, "Device actor did not start; it will start on first contact.");
+    }
+    tracing::info!(tenant_id = %tenant, device_id = %device.id, "Device created.");
+    let view = DeviceView::new(device, Utc::now());
+    Ok(HttpResponse::Created().json(json!({"device": view, "agent_token": token})))
+}
+
+/// `GET /api/devices`.
+pub async fn list(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    query: web::Query<DeviceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = match (caller.tenant_filter(), query.tenant_id) {
+        (Some(own), Some(asked)) if own != asked => return Ok(HttpResponse::Ok().json(json!([]))),
+        (Some(own), _) => Some(own),
+        (None, asked) => asked,
+    };
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let all = devices::list(&mut tx, tenant, query.site_id).await?;
+    commit(tx).await?;
+    let now = Utc::now();
+    let out: Vec<DeviceView> = all
+        .into_iter()
+        .filter(|d| caller.ensure_visible(d.tenant_id).is_ok())
+        .map(|d| DeviceView::new(d, now))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// `GET /api/devices/{id}`.
+pub async fn get(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
+    commit(tx).await?;
+    Ok(HttpResponse::Ok().json(DeviceView::new(device, Utc::now())))
+}
+
+/// `PATCH /api/devices/{id}`: renames.
+pub async fn patch(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<PatchDeviceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let name = validate_name("name", &body.name)?;
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
+    caller.ensure_can_write(&mut tx, device.tenant_id).await?;
+    let renamed = devices::rename(&mut tx, device.id, &name).await?;
+    let details = json!({"from": device.name, "to": renamed.name});
+    audit::record(
+        &mut tx,
+        Some(device.tenant_id),
+        Some(caller.user_id),
+        "device.rename",
+        "device",
+        &device.id.to_string(),
+        details,
+    )
+    .await?;
+    commit(tx).await?;
+    Ok(HttpResponse::Ok().json(DeviceView::new(renamed, Utc::now())))
+}
+
+/// `DELETE /api/devices/{id}`: deletes and stops the device's actor.
+pub async fn delete(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
+    caller.ensure_can_write(&mut tx, device.tenant_id).await?;
+    devices::delete(&mut tx, device.id).await?;
+    let details = json!({"name": device.name});
+    audit::record(
+        &mut tx,
+        Some(device.tenant_id),
+        Some(caller.user_id),
+        "device.delete",
+        "device",
+        &device.id.to_string(),
+        details,
+    )
+    .await?;
+    commit(tx).await?;
+    state.runtime.remove_device(device.id);
+    tracing::info!(tenant_id = %device.tenant_id, device_id = %device.id, "Device deleted.");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_follows_worst_firing_and_last_seen() {
+        let seen = Some(Utc::now());
+        assert_eq!(health(Some("critical"), seen), "red");
+        assert_eq!(health(Some("warning"), seen), "yellow");
+        assert_eq!(health(None, seen), "green");
+        assert_eq!(health(None, None), "unknown");
+    }
+}

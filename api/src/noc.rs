@@ -1,0 +1,259 @@
+//! `GET /ws/noc`: one actor per NOC WebSocket session (actix-web-actors).
+//!
+//! The session authenticates with `?access_token=<JWT>` (refused with 401 before the upgrade)
+//! or, without it, with a first text message `{"type":"auth","access_token":...}` within
+//! [`AUTH_TIMEOUT`] (closed with a policy violation otherwise). Once authenticated it registers
+//! with the hub under the caller's scope, so it only ever receives events of tenants the user
+//! may see. `{"type":"subscribe","device_ids":[...]}` selects live metrics, keeping only the
+//! devices visible to the caller. The mailbox is bounded: the hub drops (and counts) events for
+//! a session that falls behind rather than slowing everyone else.
+
+use crate::caller::Caller;
+use crate::error::ApiError;
+use crate::state::ApiState;
+use actix::prelude::*;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web_actors::ws;
+use centinela_actors::{NocEvent, NocSubscribe, NocUnsubscribe};
+use centinela_storage::{StorageError, Store, devices};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Time a session has to authenticate by message.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Interval of server pings.
+pub const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// A session silent for this long is closed.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Events queued per session before the hub drops them.
+const MAILBOX_CAPACITY: usize = 256;
+/// Devices one session may watch.
+const MAX_WATCHED: usize = 200;
+
+/// The query of the upgrade request.
+#[derive(Debug, Deserialize)]
+pub struct NocQuery {
+    pub access_token: Option<String>,
+}
+
+/// What a client may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    Auth {
+        access_token: String,
+    },
+    Subscribe {
+        device_ids: Vec<Uuid>,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+/// One NOC WebSocket session.
+pub struct NocSession {
+    state: ApiState,
+    session_id: Uuid,
+    caller: Option<Caller>,
+    watched: Vec<Uuid>,
+    last_heard: Instant,
+}
+
+impl NocSession {
+    fn new(state: ApiState, caller: Option<Caller>) -> NocSession {
+        NocSession {
+            state,
+            session_id: Uuid::new_v4(),
+            caller,
+            watched: Vec::new(),
+            last_heard: Instant::now(),
+        }
+    }
+
+    /// Registers with the hub under the caller's scope.
+    fn register(&self, caller: &Caller, ctx: &mut ws::WebsocketContext<Self>) {
+        self.state.runtime.hub().do_send(NocSubscribe {
+            session_id: self.session_id,
+            scope: caller.scope(),
+            recipient: ctx.address().recipient(),
+        });
+        ctx.text(json!({"type": "ready", "session_id": self.session_id}).to_string());
+        tracing::info!(session_id = %self.session_id, user_id = %caller.user_id, "NOC session opened.");
+    }
+
+    fn refuse(&self, ctx: &mut ws::WebsocketContext<Self>, reason: &str) {
+        tracing::info!(session_id = %self.session_id, reason, "NOC session refused.");
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Policy,
+            description: Some(reason.to_owned()),
+        }));
+        ctx.stop();
+    }
+
+    fn heartbeat(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        ctx.run_interval(PING_INTERVAL, |act, ctx| {
+            if act.last_heard.elapsed() > CLIENT_TIMEOUT {
+                tracing::info!(session_id = %act.session_id, "NOC session timed out.");
+                ctx.stop();
+                return;
+            }
+            ctx.ping(b"");
+        });
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let message = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(message) => message,
+            Err(error) => {
+                let reply =
+                    json!({"type": "error", "error": "bad_request", "message": error.to_string()});
+                ctx.text(reply.to_string());
+                return;
+            }
+        };
+        match (message, self.caller.clone()) {
+            (ClientMessage::Auth { access_token }, None) => self.authenticate(&access_token, ctx),
+            (_, None) => self.refuse(ctx, "authenticate first"),
+            (ClientMessage::Subscribe { device_ids }, Some(caller)) => {
+                self.subscribe(caller, device_ids, ctx)
+            }
+            (ClientMessage::Auth { .. } | ClientMessage::Unknown, Some(_)) => {}
+        }
+    }
+
+    fn authenticate(&mut self, token: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        match Caller::from_access_token(&self.state, token) {
+            Ok(caller) => {
+                self.register(&caller, ctx);
+                self.caller = Some(caller);
+            }
+            Err(_) => self.refuse(ctx, "invalid access token"),
+        }
+    }
+
+    /// Checks visibility off the actor, then updates the watched devices.
+    fn subscribe(
+        &mut self,
+        caller: Caller,
+        mut ids: Vec<Uuid>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        ids.sort_unstable();
+        ids.dedup();
+        ids.truncate(MAX_WATCHED);
+        let store = self.state.runtime.store().clone();
+        let check = async move { visible_devices(&store, &caller, ids).await };
+        ctx.spawn(check.into_actor(self).map(|result, act, ctx| match result {
+            Ok(visible) => {
+                act.state.runtime.watch(act.session_id, &act.watched, visible.clone());
+                ctx.text(json!({"type": "subscribed", "device_ids": visible}).to_string());
+                act.watched = visible;
+            }
+            Err(error) => {
+                tracing::warn!(session_id = %act.session_id, error = %error, "NOC subscription check failed.");
+                ctx.text(ApiError::from(error).body().to_string());
+            }
+        }));
+    }
+}
+
+/// The devices of `ids` the caller may see (row-level security plus the API's own check).
+async fn visible_devices(
+    store: &Store,
+    caller: &Caller,
+    ids: Vec<Uuid>,
+) -> Result<Vec<Uuid>, StorageError> {
+    let mut tx = store.begin(caller.scope()).await?;
+    let mut visible = Vec::with_capacity(ids.len());
+    for id in ids {
+        match devices::get(&mut tx, id).await {
+            Ok(device) if caller.ensure_visible(device.tenant_id).is_ok() => visible.push(id),
+            Ok(_) | Err(StorageError::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    tx.commit().await?;
+    Ok(visible)
+}
+
+impl Actor for NocSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        self.heartbeat(ctx);
+        match self.caller.clone() {
+            Some(caller) => self.register(&caller, ctx),
+            None => {
+                ctx.run_later(AUTH_TIMEOUT, |act, ctx| {
+                    if act.caller.is_none() {
+                        act.refuse(ctx, "no authentication within 10 seconds");
+                    }
+                });
+            }
+        }
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if self.caller.is_some() {
+            let runtime = &self.state.runtime;
+            runtime.watch(self.session_id, &self.watched, Vec::new());
+            runtime.hub().do_send(NocUnsubscribe {
+                session_id: self.session_id,
+            });
+            tracing::info!(session_id = %self.session_id, "NOC session closed.");
+        }
+    }
+}
+
+impl Handler<NocEvent> for NocSession {
+    type Result = ();
+
+    fn handle(&mut self, event: NocEvent, ctx: &mut Self::Context) {
+        ctx.text(&*event.json);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for NocSession {
+    fn handle(&mut self, message: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match message {
+            Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(
+                ws::Message::Pong(_)
+                | ws::Message::Binary(_)
+                | ws::Message::Continuation(_)
+                | ws::Message::Nop,
+            ) => {}
+            Err(error) => {
+                tracing::info!(session_id = %self.session_id, error = %error, "NOC session protocol error.");
+                ctx.stop();
+            }
+        }
+    }
+}
+
+/// `GET /ws/noc`: upgrades to a NOC session (401 first when a query token is invalid).
+pub async fn noc(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<ApiState>,
+    query: web::Query<NocQuery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let caller = match query.access_token.as_deref() {
+        Some(token) => Some(Caller::from_access_token(&state, token)?),
+        None => None,
+    };
+    ws::start(
+        NocSession::new(state.get_ref().clone(), caller),
+        &req,
+        stream,
+    )
+}

@@ -1,0 +1,70 @@
+//! What the engine hands the API: the runtime, auth settings, the certificate signer and the
+//! MQTT endpoint agents are told to connect to.
+
+use centinela_actors::Runtime;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// Shared state of every request handler (cheap to clone).
+#[derive(Clone)]
+pub struct ApiState {
+    /// The running core (store, hub, device actors, telemetry).
+    pub runtime: Runtime,
+    /// JWT settings.
+    pub auth: AuthConfig,
+    /// Signs agent CSRs with the engine's CA.
+    pub signer: Arc<dyn CertificateSigner>,
+    /// Where agents connect over MQTT.
+    pub mqtt: MqttEndpoint,
+    /// Whether the embedded broker is up (for `/readyz`).
+    pub broker_up: Arc<AtomicBool>,
+}
+
+/// Token settings.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// HS256 secret of access and refresh tokens.
+    pub jwt_secret: Vec<u8>,
+    /// Lifetime of access tokens.
+    pub access_ttl: Duration,
+    /// Lifetime of refresh tokens.
+    pub refresh_ttl: Duration,
+}
+
+impl AuthConfig {
+    /// Settings with the default lifetimes: 15 minutes (access) and 30 days (refresh).
+    pub fn new(jwt_secret: Vec<u8>) -> AuthConfig {
+        AuthConfig {
+            jwt_secret,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &"<redacted>")
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .finish()
+    }
+}
+
+/// The MQTT listener agents are sent to.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MqttEndpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Implemented by the engine over ingest's CA (api must not depend on ingest).
+pub trait CertificateSigner: Send + Sync {
+    /// Signs a device's CSR (PEM) with the subject organisation set to `device_key`; returns the
+    /// certificate as PEM or a reason the CSR was refused.
+    fn sign_device_csr(&self, csr_pem: &str, device_key: &str) -> Result<String, String>;
+    /// The CA certificate (PEM) agents trust.
+    fn ca_certificate_pem(&self) -> String;
+}

@@ -1,0 +1,166 @@
+//! Test support: a fresh database, a running runtime, seeding and request helpers.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use centinela_actors::{Runtime, RuntimeConfig, Telemetry};
+use centinela_api::{ApiState, AuthConfig, CertificateSigner, MqttEndpoint, hash_password};
+use centinela_model::Scope;
+use centinela_storage::alerts::{self, AlertFacts};
+use centinela_storage::{Store, devices, sites, tenants, users};
+use chrono::Utc;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use uuid::Uuid;
+
+/// Signs any CSR that looks like PEM; refuses the rest.
+pub struct DummySigner;
+
+impl CertificateSigner for DummySigner {
+    fn sign_device_csr(&self, csr_pem: &str, device_key: &str) -> Result<String, String> {
+        if csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----") {
+            Ok(format!(
+                "-----BEGIN CERTIFICATE-----\n{device_key}\n-----END CERTIFICATE-----\n"
+            ))
+        } else {
+            Err("not a PEM certificate request".into())
+        }
+    }
+
+    fn ca_certificate_pem(&self) -> String {
+        "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n".into()
+    }
+}
+
+/// A fresh database and the state the engine would build over it.
+pub async fn state() -> ApiState {
+    let (store, _url) = centinela_storage::testing::fresh_store().await;
+    let config = RuntimeConfig {
+        shards: 1,
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::start(store, Arc::new(Telemetry::new()), config)
+        .await
+        .unwrap();
+    ApiState {
+        runtime,
+        auth: AuthConfig::new(b"integration test secret".to_vec()),
+        signer: Arc::new(DummySigner),
+        mqtt: MqttEndpoint {
+            host: "localhost".into(),
+            port: 8883,
+        },
+        broker_up: Arc::new(AtomicBool::new(true)),
+    }
+}
+
+/// Builds the test service from a state.
+#[macro_export]
+macro_rules! app {
+    ($state:expr) => {
+        actix_web::test::init_service(
+            actix_web::App::new()
+                .app_data(actix_web::web::Data::new($state.clone()))
+                .configure(centinela_api::configure),
+        )
+        .await
+    };
+}
+
+/// Sends a request; returns the status and the JSON body (`Null` when not JSON).
+pub async fn send<S, R, B>(app: &S, req: R) -> (StatusCode, Value)
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let response = test::call_service(app, req).await;
+    let status = response.status();
+    let bytes = test::read_body(response).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A request with a bearer token.
+pub fn authed(req: TestRequest, token: &str) -> TestRequest {
+    req.insert_header(("Authorization", format!("Bearer {token}")))
+}
+
+/// Creates a user directly in storage.
+pub async fn user(
+    store: &Store,
+    email: &str,
+    password: &str,
+    role: &str,
+    tenant: Option<Uuid>,
+) -> Uuid {
+    let hash = hash_password(password).unwrap();
+    let mut tx = store.begin(Scope::All).await.unwrap();
+    let user = users::create(&mut tx, email, "Usuario Prueba", role, tenant, &hash)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    user.id
+}
+
+/// Logs in through the API; evaluates to the access token.
+#[macro_export]
+macro_rules! login {
+    ($app:expr, $email:expr, $password:expr) => {{
+        let req = actix_web::test::TestRequest::post()
+            .uri("/api/auth/login")
+            .set_json(serde_json::json!({"email": $email, "password": $password}))
+            .to_request();
+        let (status, body) = $crate::helpers::send(&$app, req).await;
+        assert_eq!(status, actix_web::http::StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }};
+}
+
+/// A tenant with one site, created in storage. Returns (tenant, site).
+pub async fn tenant_with_site(store: &Store, name: &str, plan: &str) -> (Uuid, Uuid) {
+    let mut tx = store.begin(Scope::All).await.unwrap();
+    let tenant = tenants::create(&mut tx, name, plan).await.unwrap();
+    let site = sites::NewSite {
+        tenant_id: tenant.id,
+        name: format!("Sede {name}"),
+        ..Default::default()
+    };
+    let site = sites::create(&mut tx, &site).await.unwrap();
+    tx.commit().await.unwrap();
+    (tenant.id, site.id)
+}
+
+/// A device created in storage; returns (id, token).
+pub async fn device(store: &Store, tenant: Uuid, site: Uuid, name: &str) -> (Uuid, String) {
+    let mut tx = store.begin(Scope::All).await.unwrap();
+    let (device, token) = devices::create(&mut tx, tenant, site, name, "agent")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (device.id, token)
+}
+
+/// Opens a critical CPU alert on a device directly in storage.
+pub async fn alert(store: &Store, tenant: Uuid, device: Uuid) -> Uuid {
+    let facts = AlertFacts {
+        tenant_id: tenant,
+        device_id: device,
+        key: "cpu.usage_pct".into(),
+        threshold_id: None,
+        severity: "critical".into(),
+        title: "CPU alta".into(),
+        description: "Uso de CPU por encima del límite".into(),
+        recommended_action: "Revisar procesos".into(),
+        value: 97.0,
+        threshold: Some(90.0),
+        at: Utc::now(),
+    };
+    let mut tx = store.begin(Scope::All).await.unwrap();
+    let (alert, _) = alerts::open(&mut tx, &facts).await.unwrap();
+    tx.commit().await.unwrap();
+    alert.id
+}

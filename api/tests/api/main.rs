@@ -1,0 +1,8 @@
+//! Integration tests of the API against a real PostgreSQL (one fresh database per test) and a
+//! real runtime. Needs `CENTINELA_TEST_DATABASE_URL` (`eval "$(scripts/pg)"`).
+
+mod auth;
+mod helpers;
+mod ops;
+mod tenancy;
+mod thresholds_alerts;

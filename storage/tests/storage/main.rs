@@ -1,0 +1,259 @@
+//! Storage against a real PostgreSQL: the native-partitioning fallback, row-level security,
+//! binary COPY and ticket numbering. Each test gets a fresh database.
+
+use centinela_model::{Scope, TenantId};
+use centinela_storage::metrics::{self, Layout, MetricRow};
+use centinela_storage::testing::fresh_store;
+use centinela_storage::{Store, alerts, devices, sites, tenants, tickets};
+use chrono::{Duration, TimeZone, Utc};
+use uuid::Uuid;
+
+async fn tenant_with_device(store: &Store, name: &str) -> (Uuid, Uuid) {
+    let mut tx = store.begin(Scope::All).await.unwrap();
+    let tenant = tenants::create(&mut tx, name, "pro").await.unwrap();
+    let site = sites::create(
+        &mut tx,
+        &sites::NewSite {
+            tenant_id: tenant.id,
+            name: "HQ".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (device, _) = devices::create(&mut tx, tenant.id, site.id, "pc", "agent")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (tenant.id, device.id)
+}
+
+#[tokio::test]
+async fn plain_postgres_falls_back_to_native_partitions_with_retention() {
+    let (store, _) = fresh_store().await;
+    assert_eq!(
+        metrics::layout(store.pool()).await.unwrap(),
+        Layout::Partitioned
+    );
+    let (tenant, device) = tenant_with_device(&store, "A").await;
+    let today = Utc::now().date_naive();
+    // A point for tomorrow lands in the default partition before tomorrow's partition exists.
+    let tomorrow = Utc::now() + Duration::days(1);
+    let old = Utc::now() - Duration::days(400);
+    let row = |ts, value| MetricRow {
+        ts,
+        tenant_id: tenant,
+        device_id: device,
+        name: "cpu.usage_pct".into(),
+        value,
+    };
+    assert_eq!(
+        metrics::copy_rows(
+            store.pool(),
+            &[row(tomorrow, 1.0), row(old, 2.0), row(Utc::now(), 3.0)]
+        )
+        .await
+        .unwrap(),
+        3
+    );
+    let created = metrics::ensure_partitions(store.pool(), today, 3)
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 5, "{created:?}");
+    // The point moved out of the default partition into its day; nothing was lost.
+    let in_default: (i64,) =
+        sqlx::query_as("SELECT count(*) FROM metrics_default WHERE ts > now()")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(in_default.0, 0);
+    assert_eq!(
+        metrics::count_for_device(store.pool(), device)
+            .await
+            .unwrap(),
+        3
+    );
+    assert!(
+        metrics::ensure_partitions(store.pool(), today, 3)
+            .await
+            .unwrap()
+            .is_empty(),
+        "idempotent"
+    );
+    // Retention: old rows go, a partition older than the cutoff is dropped.
+    let ancient = today - Duration::days(30);
+    metrics::ensure_partitions(store.pool(), ancient, 0)
+        .await
+        .unwrap();
+    let dropped = metrics::drop_expired(store.pool(), Utc::now(), Duration::days(7))
+        .await
+        .unwrap();
+    assert!(
+        dropped.contains(&format!("metrics_p{}", ancient.format("%Y%m%d"))),
+        "{dropped:?}"
+    );
+    assert_eq!(
+        metrics::count_for_device(store.pool(), device)
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn raw_and_bucketed_queries_are_gated_by_device_visibility() {
+    let (store, _) = fresh_store().await;
+    let (tenant_a, device_a) = tenant_with_device(&store, "A").await;
+    let (tenant_b, _) = tenant_with_device(&store, "B").await;
+    let base = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+    let rows: Vec<MetricRow> = (0..120)
+        .map(|i| MetricRow {
+            ts: base + Duration::seconds(i),
+            tenant_id: tenant_a,
+            device_id: device_a,
+            name: "cpu.usage_pct".into(),
+            value: i as f64,
+        })
+        .collect();
+    metrics::copy_rows(store.pool(), &rows).await.unwrap();
+    let (from, to) = (base, base + Duration::minutes(5));
+    let mut own = store
+        .begin(Scope::Tenant(TenantId(tenant_a)))
+        .await
+        .unwrap();
+    assert_eq!(
+        metrics::query_raw(&mut own, device_a, "cpu.usage_pct", from, to, 1000)
+            .await
+            .unwrap()
+            .len(),
+        120
+    );
+    let buckets = metrics::query_buckets(
+        &mut own,
+        device_a,
+        "cpu.usage_pct",
+        from,
+        to,
+        Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(buckets.len(), 2);
+    assert_eq!(
+        (buckets[0].min, buckets[0].max, buckets[0].count),
+        (0.0, 59.0, 60)
+    );
+    drop(own);
+    let mut other = store
+        .begin(Scope::Tenant(TenantId(tenant_b)))
+        .await
+        .unwrap();
+    assert!(
+        metrics::query_raw(&mut other, device_a, "cpu.usage_pct", from, to, 1000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn row_level_security_hides_other_tenants_even_without_where_clauses() {
+    let (store, _) = fresh_store().await;
+    assert!(
+        !store.bypasses_rls().await.unwrap(),
+        "tests must run as an ordinary role (scripts/pg)"
+    );
+    let (tenant_a, device_a) = tenant_with_device(&store, "A").await;
+    let (tenant_b, _) = tenant_with_device(&store, "B").await;
+    let mut tx = store
+        .begin(Scope::Tenant(TenantId(tenant_b)))
+        .await
+        .unwrap();
+    // No tenant filter passed: only RLS stands between B and A's rows.
+    assert_eq!(tenants::list(&mut tx).await.unwrap().len(), 1);
+    assert_eq!(devices::list(&mut tx, None, None).await.unwrap().len(), 1);
+    assert!(matches!(
+        devices::get(&mut tx, device_a).await,
+        Err(centinela_storage::StorageError::NotFound)
+    ));
+    // Writing a row of another tenant is refused by the policy's WITH CHECK.
+    let insert = sites::create(
+        &mut tx,
+        &sites::NewSite {
+            tenant_id: tenant_a,
+            name: "intruso".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(insert.is_err());
+    drop(tx);
+    // No scope at all: nothing is visible (fails closed).
+    let none: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM devices")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let mut staff = store.begin(Scope::All).await.unwrap();
+    assert_eq!(
+        devices::list(&mut staff, None, None).await.unwrap().len(),
+        2
+    );
+    let _ = tenant_a;
+}
+
+#[tokio::test]
+async fn one_firing_alert_per_key_and_one_ticket_per_alert_with_shared_numbers() {
+    let (store, _) = fresh_store().await;
+    let (tenant, device) = tenant_with_device(&store, "A").await;
+    let mut tx = store.begin(Scope::All).await.unwrap();
+    let facts = alerts::AlertFacts {
+        tenant_id: tenant,
+        device_id: device,
+        key: "cpu.usage_pct".into(),
+        threshold_id: None,
+        severity: "critical".into(),
+        title: "t".into(),
+        description: "d".into(),
+        recommended_action: "r".into(),
+        value: 95.0,
+        threshold: Some(90.0),
+        at: Utc::now(),
+    };
+    let (first, created) = alerts::open(&mut tx, &facts).await.unwrap();
+    let (again, created_again) = alerts::open(&mut tx, &facts).await.unwrap();
+    assert!(created && !created_again);
+    assert_eq!(first.id, again.id);
+    let new = tickets::NewTicket {
+        tenant_id: tenant,
+        alert_id: Some(first.id),
+        source: "alert".into(),
+        subject: "s".into(),
+        priority: "critical".into(),
+        ..Default::default()
+    };
+    let (t1, c1) = tickets::create(&mut tx, &new).await.unwrap();
+    let (t2, c2) = tickets::create(&mut tx, &new).await.unwrap();
+    assert!(c1 && !c2);
+    assert_eq!(t1.id, t2.id);
+    let portal = tickets::NewTicket {
+        tenant_id: tenant,
+        source: "portal".into(),
+        subject: "s".into(),
+        priority: "low".into(),
+        ..Default::default()
+    };
+    let (t3, _) = tickets::create(&mut tx, &portal).await.unwrap();
+    let n = |t: &tickets::Ticket| t.number[4..].parse::<u32>().unwrap();
+    assert!(t1.number.starts_with("TKT-") && t1.number.len() == 10);
+    assert!(n(&t3) > n(&t1), "one sequence for every source");
+    // After clearing, a new breach opens a new alert.
+    alerts::clear(&mut tx, device, "cpu.usage_pct", 10.0, Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let (third, created) = alerts::open(&mut tx, &facts).await.unwrap();
+    assert!(created && third.id != first.id);
+    assert_eq!(alerts::history(&mut tx, first.id).await.unwrap().len(), 2);
+    tx.commit().await.unwrap();
+}
