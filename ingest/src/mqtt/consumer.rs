@@ -26,9 +26,9 @@ pub fn spawn(
     mut link_rx: LinkRx,
     runtime: Runtime,
     limit: usize,
-) -> Result<(), LinkError> {
+) -> Result<(), Box<LinkError>> {
     for filter in FILTERS {
-        link_tx.subscribe(*filter)?;
+        link_tx.subscribe(*filter).map_err(Box::new)?;
     }
     tokio::spawn(async move {
         // Kept alive for the life of the consumer: dropping it would close the link.

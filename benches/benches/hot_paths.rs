@@ -1,0 +1,52 @@
+//! Micro-benchmarks of the per-message hot paths.
+
+use centinela_model::payload::{MessageKind, decode};
+use centinela_model::threshold::{Op, Rule, SeriesState, step};
+use centinela_storage::metrics::{MetricRow, encode_copy};
+use chrono::Utc;
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use uuid::Uuid;
+
+fn payload_decode(c: &mut Criterion) {
+    let body = br#"{"ts":"2026-11-22T10:00:00Z","metrics":{"cpu.usage_pct":93.5,"mem.used_pct":71.2,"disk.used_pct{mount=C:}":88.0,"net.rx_bps":1200.0,"net.tx_bps":800.0,"load.1m":0.7,"proc.count":212,"uptime.s":86400,"cpu.temp_c":55.0,"swap.used_pct":3.0}}"#;
+    let now = Utc::now();
+    c.bench_function("decode telemetry, 10 metrics", |b| {
+        b.iter(|| decode(MessageKind::Telemetry, black_box(body), 65536, now).unwrap())
+    });
+}
+
+fn threshold_step(c: &mut Criterion) {
+    let rule = Rule::new(Op::Gt, Some(80.0), Some(90.0), 0, 5.0).unwrap();
+    let now = Utc::now();
+    c.bench_function("threshold step", |b| {
+        let mut state = SeriesState::Ok;
+        let mut v = 0.0;
+        b.iter(|| {
+            v = (v + 7.3) % 100.0;
+            state = step(state, &rule, black_box(v), now).0;
+        })
+    });
+}
+
+fn copy_encoder(c: &mut Criterion) {
+    let rows: Vec<MetricRow> = (0..5000)
+        .map(|i| MetricRow {
+            ts: Utc::now(),
+            tenant_id: Uuid::new_v4(),
+            device_id: Uuid::new_v4(),
+            name: "cpu.usage_pct".into(),
+            value: i as f64,
+        })
+        .collect();
+    let mut buf = Vec::with_capacity(1 << 20);
+    c.bench_function("COPY encode 5000 rows", |b| {
+        b.iter(|| {
+            buf.clear();
+            encode_copy(black_box(&rows), &mut buf);
+        })
+    });
+}
+
+criterion_group!(hot_paths, payload_decode, threshold_step, copy_encoder);
+criterion_main!(hot_paths);
