@@ -58,6 +58,15 @@ impl Caller {
         }
     }
 
+    /// The tenant a list query is restricted to, given the `tenant_id` the caller asked for.
+    pub fn list_tenant(&self, asked: Option<Uuid>) -> ListTenant {
+        match (self.tenant_filter(), asked) {
+            (Some(own), Some(asked)) if own != asked => ListTenant::NotVisible,
+            (Some(own), _) => ListTenant::Only(Some(own)),
+            (None, asked) => ListTenant::Only(asked),
+        }
+    }
+
     /// 404 unless the caller may see rows of `tenant` (the API's second wall after RLS).
     pub fn ensure_visible(&self, tenant: Uuid) -> Result<(), ApiError> {
         if self.scope().allows(TenantId(tenant)) {
@@ -124,4 +133,14 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(extract(req))
     }
+}
+
+/// What a list query may return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListTenant {
+    /// Rows of this tenant, or of every visible tenant with `None`.
+    Only(Option<Uuid>),
+    /// The caller asked for a tenant it cannot see: the answer is an empty list, never an error
+    /// that would reveal the tenant exists.
+    NotVisible,
 }

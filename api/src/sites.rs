@@ -81,10 +81,8 @@ pub async fn list(
     caller: Caller,
     query: web::Query<SiteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = match (caller.tenant_filter(), query.tenant_id) {
-        (Some(own), Some(asked)) if own != asked => return Ok(HttpResponse::Ok().json(json!([]))),
-        (Some(own), _) => Some(own),
-        (None, asked) => asked,
+    let crate::caller::ListTenant::Only(tenant) = caller.list_tenant(query.tenant_id) else {
+        return Ok(HttpResponse::Ok().json(json!([])));
     };
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let all = sites::list(&mut tx, tenant).await?;
