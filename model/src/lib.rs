@@ -14,11 +14,16 @@
 //! - [`status`]: severities, alert and ticket states with their allowed transitions, priorities,
 //!   roles and the caller's tenant scope.
 //! - [`time`]: timestamps on input (RFC 3339 or epoch milliseconds).
+//! - [`log_rules`]: data-driven log heuristics (brute force, WAN instability, link down) as a
+//!   pure state machine with Spanish alert texts.
+//! - [`counter`]: rates from counters, with 32-bit wrap and reset told apart.
 //!
 //! Dependencies: serde, serde_json, uuid, chrono, thiserror. No I/O, no async, and nothing else
 //! from the workspace: every other crate depends on this one, never the reverse.
 
+pub mod counter;
 pub mod ids;
+pub mod log_rules;
 pub mod metric;
 pub mod payload;
 pub mod status;
