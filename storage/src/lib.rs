@@ -10,7 +10,8 @@
 //!
 //! Modules: [`tenants`], [`sites`], [`users`], [`devices`], [`thresholds`], [`alerts`],
 //! [`tickets`], [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
-//! [`logs`], [`audit`], [`pki`].
+//! [`logs`], [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
+//! the caller), [`log_rules`] (per-tenant log heuristics settings).
 //!
 //! Depends on: `centinela-model`, sqlx. Must not depend on any other workspace crate.
 
@@ -23,9 +24,11 @@ macro_rules! sqlf {
 pub mod alerts;
 pub mod audit;
 pub mod devices;
+pub mod log_rules;
 pub mod logs;
 pub mod metrics;
 pub mod pki;
+pub mod routers;
 pub mod sites;
 pub mod tenants;
 #[cfg(feature = "testing")]
@@ -40,6 +43,31 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Advisory lock key shared by running engines and taken exclusively by a master key rotation.
+const ENGINE_LOCK: i64 = 0x63656E74_696E656C; // "centinel"
+
+/// Held by a running engine (shared among engines) for its whole life: a master key rotation
+/// refuses to run while any engine holds it. `None` when a rotation is running right now.
+pub async fn hold_engine_lock(
+    pool: &sqlx::PgPool,
+) -> Result<Option<sqlx::pool::PoolConnection<Postgres>>> {
+    let mut conn = pool.acquire().await?;
+    let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock_shared($1)")
+        .bind(ENGINE_LOCK)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(locked.then_some(conn))
+}
+
+/// Inside a transaction: true when no engine is running (the lock is then held until commit).
+pub async fn lock_out_engines(conn: &mut PgConnection) -> Result<bool> {
+    let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(ENGINE_LOCK)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(locked)
+}
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -22,17 +22,27 @@ pub async fn insert_many(conn: &mut PgConnection, lines: &[LogLine]) -> Result<u
     if lines.is_empty() {
         return Ok(0);
     }
-    let col = |f: fn(&LogLine) -> String| lines.iter().map(f).collect::<Vec<_>>();
+    // PostgreSQL text cannot hold NUL: a line carrying one (a user name typed at a router's
+    // login prompt, say) must not fail the whole batch forever.
+    let col = |f: fn(&LogLine) -> &str| {
+        lines
+            .iter()
+            .map(|l| f(l).replace('\0', ""))
+            .collect::<Vec<_>>()
+    };
+    // Lines of a device deleted while they were queued are dropped, not retried forever.
     let done = sqlx::query(
         "INSERT INTO device_logs (ts, tenant_id, device_id, level, source, message)
-         SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])",
+         SELECT u.* FROM unnest($1::timestamptz[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+             AS u(ts, tenant_id, device_id, level, source, message)
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = u.device_id)",
     )
     .bind(lines.iter().map(|l| l.ts).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.tenant_id).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.device_id).collect::<Vec<_>>())
-    .bind(col(|l| l.level.clone()))
-    .bind(col(|l| l.source.clone()))
-    .bind(col(|l| l.message.clone()))
+    .bind(col(|l| &l.level))
+    .bind(col(|l| &l.source))
+    .bind(col(|l| &l.message))
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

@@ -33,11 +33,20 @@ pub async fn store_if_absent(
     )
 }
 
+/// Loads the stored CA inside a transaction, locking it (master key rotation).
+pub async fn load_for_update(conn: &mut sqlx::PgConnection) -> Result<Option<(String, Vec<u8>)>> {
+    Ok(
+        sqlx::query_as("SELECT cert_pem, sealed_key FROM pki WHERE id = 1 FOR UPDATE")
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
 /// Replaces the sealed key (master key rotation).
-pub async fn reseal(pool: &PgPool, sealed_key: &[u8]) -> Result<()> {
+pub async fn reseal(conn: &mut sqlx::PgConnection, sealed_key: &[u8]) -> Result<()> {
     sqlx::query("UPDATE pki SET sealed_key = $1 WHERE id = 1")
         .bind(sealed_key)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
