@@ -5,8 +5,9 @@
 
 use crate::hub::{Hub, NocEvent};
 use crate::rules::ActiveRule;
-use crate::tenant::{AlertChange, TenantActor};
+use crate::tenant::{AlertChange, AlertSource, EventTexts, TenantActor};
 use actix::prelude::*;
+use centinela_model::log_rules::{FindingChange, LogFinding, LogHeuristics, LogLine, LogRule};
 use centinela_model::threshold::{SeriesState, Transition, step};
 use centinela_model::{Sample, Severity, TenantId};
 use centinela_storage::devices::DeviceIdentity;
@@ -15,7 +16,11 @@ use dashmap::DashMap;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
+
+/// Key of the alert a router raises when it stops answering.
+pub const OFFLINE_KEY: &str = "router.offline";
 
 /// Samples to evaluate, in order.
 #[derive(Message)]
@@ -29,6 +34,48 @@ pub struct Evaluate {
 #[rtype(result = "()")]
 pub struct SetRules {
     pub rules: HashMap<String, ActiveRule>,
+}
+
+/// One line of a router's log.
+#[derive(Clone, Debug)]
+pub struct RouterLogLine {
+    /// When it happened, on the engine's clock: the router's own time stamp corrected for the
+    /// router's time zone and clock skew, so that heuristics windows and queries are immune to
+    /// a router whose clock is wrong.
+    pub ts: DateTime<Utc>,
+    pub topics: String,
+    pub message: String,
+}
+
+/// Whether a firing alert's key belongs to an event (log heuristic, offline) rather than to a
+/// threshold. Decided by key, not by a missing threshold id: a threshold alert whose threshold
+/// was deleted must still be cleared by the threshold path.
+pub fn is_event_key(key: &str) -> bool {
+    key.starts_with("log.") || key.starts_with("router.")
+}
+
+/// Log lines to run through the device's log heuristics, in order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ObserveLogs {
+    pub lines: Vec<RouterLogLine>,
+}
+
+/// Replaces the tenant's log heuristics settings.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetLogRules {
+    pub rules: Arc<Vec<LogRule>>,
+}
+
+/// Whether a polled device (a router) answers; opens or clears its offline alert.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetReachability {
+    pub reachable: bool,
+    /// Why it is unreachable (connection refused, timeout, login refused, ...).
+    pub detail: String,
+    pub at: DateTime<Utc>,
 }
 
 /// The traffic light of a device.
@@ -65,13 +112,21 @@ pub struct DeviceActor {
     watched: Arc<DashMap<Uuid, usize>>,
     health: Health,
     mailbox_capacity: usize,
+    /// Firing event alerts (log heuristics, offline) by key.
+    events: HashMap<String, Severity>,
+    log_rules: Arc<Vec<LogRule>>,
+    /// Created on the first log line: most devices never send any.
+    heuristics: Option<LogHeuristics>,
+    reachable: Option<bool>,
 }
 
 /// What a device actor starts with.
 pub struct DeviceSeed {
     pub identity: DeviceIdentity,
     pub rules: HashMap<String, ActiveRule>,
-    /// Firing alerts reloaded from the database: (series key, threshold id, severity, value).
+    pub log_rules: Arc<Vec<LogRule>>,
+    /// Firing alerts reloaded from the database: (key, threshold id, severity, value); no
+    /// threshold id means an event alert.
     pub firing: Vec<(String, Option<Uuid>, Severity, f64)>,
 }
 
@@ -83,18 +138,20 @@ impl DeviceActor {
         watched: Arc<DashMap<Uuid, usize>>,
         mailbox_capacity: usize,
     ) -> DeviceActor {
-        let series = seed
-            .firing
-            .into_iter()
-            .map(|(key, threshold_id, severity, value)| {
-                let entry = SeriesEntry {
-                    threshold_id: threshold_id.unwrap_or_default(),
-                    state: SeriesState::Firing { severity },
-                    last_value: value,
-                };
-                (key, entry)
-            })
-            .collect();
+        let mut events = HashMap::new();
+        let mut series = HashMap::new();
+        for (key, threshold_id, severity, value) in seed.firing {
+            if is_event_key(&key) {
+                events.insert(key, severity);
+                continue;
+            }
+            let entry = SeriesEntry {
+                threshold_id: threshold_id.unwrap_or_default(),
+                state: SeriesState::Firing { severity },
+                last_value: value,
+            };
+            series.insert(key, entry);
+        }
         let mut actor = DeviceActor {
             identity: seed.identity,
             rules: seed.rules,
@@ -104,6 +161,10 @@ impl DeviceActor {
             watched,
             health: Health::Green,
             mailbox_capacity,
+            events,
+            log_rules: seed.log_rules,
+            heuristics: None,
+            reachable: None,
         };
         actor.health = actor.compute_health();
         actor
@@ -111,6 +172,12 @@ impl DeviceActor {
 
     fn compute_health(&self) -> Health {
         let mut worst = Health::Green;
+        for severity in self.events.values() {
+            match severity {
+                Severity::Critical => return Health::Red,
+                Severity::Warning => worst = Health::Yellow,
+            }
+        }
         for entry in self.series.values() {
             match entry.state {
                 SeriesState::Firing {
@@ -145,7 +212,7 @@ impl DeviceActor {
             self.tenant.do_send(AlertChange {
                 device: self.identity.clone(),
                 key: sample.name.as_str().to_owned(),
-                rule: rule.clone(),
+                source: AlertSource::Threshold(rule.clone()),
                 transition,
                 at: sample.ts,
             });
@@ -161,6 +228,117 @@ impl DeviceActor {
         let json = json!({
             "type": "device", "event": "health", "device_id": self.identity.id,
             "tenant_id": self.identity.tenant_id, "health": health.as_str(),
+        });
+        self.hub.do_send(NocEvent {
+            tenant_id: TenantId(self.identity.tenant_id),
+            device_id: Some(self.identity.id),
+            subscription_only: false,
+            json: json.to_string().into(),
+        });
+    }
+
+    /// The device's log heuristics, created on first use with the alerts it already has
+    /// firing, so that they clear after a quiet window even across an engine restart.
+    fn heuristics(&mut self, now: DateTime<Utc>) -> &mut LogHeuristics {
+        let name = &self.identity.name;
+        let events = &self.events;
+        let rules = &self.log_rules;
+        self.heuristics.get_or_insert_with(|| {
+            let mut h = LogHeuristics::new(name.clone(), rules.as_ref().clone());
+            for key in events.keys().filter(|k| k.starts_with("log.")) {
+                h.restore_firing(key, now);
+            }
+            h
+        })
+    }
+
+    fn apply_findings(&mut self, findings: Vec<LogFinding>) {
+        for finding in findings {
+            let (source, transition) = match finding.change {
+                FindingChange::Open {
+                    severity,
+                    auto_ticket,
+                    title,
+                    description,
+                    recommended_action,
+                    value,
+                } => {
+                    self.events.insert(finding.key.clone(), severity);
+                    let texts = EventTexts {
+                        title,
+                        description,
+                        recommended_action,
+                        auto_ticket,
+                    };
+                    (
+                        AlertSource::Event(texts),
+                        Transition::Opened { severity, value },
+                    )
+                }
+                FindingChange::Clear { value } => {
+                    self.events.remove(&finding.key);
+                    (
+                        AlertSource::Event(EventTexts::default()),
+                        Transition::Cleared { value },
+                    )
+                }
+            };
+            self.tenant.do_send(AlertChange {
+                device: self.identity.clone(),
+                key: finding.key,
+                source,
+                transition,
+                at: finding.at,
+            });
+        }
+    }
+
+    fn offline_change(&mut self, msg: &SetReachability) -> Option<AlertChange> {
+        let was_firing = self.events.contains_key(OFFLINE_KEY);
+        if msg.reachable {
+            self.events.remove(OFFLINE_KEY);
+            return was_firing.then(|| AlertChange {
+                device: self.identity.clone(),
+                key: OFFLINE_KEY.to_owned(),
+                source: AlertSource::Event(EventTexts::default()),
+                transition: Transition::Cleared { value: 1.0 },
+                at: msg.at,
+            });
+        }
+        if was_firing {
+            return None;
+        }
+        self.events
+            .insert(OFFLINE_KEY.to_owned(), Severity::Critical);
+        let name = &self.identity.name;
+        let texts = EventTexts {
+            title: format!("Router {name} sin respuesta"),
+            description: format!(
+                "No se pudo consultar el router {name} por la API de RouterOS: {}.",
+                msg.detail
+            ),
+            recommended_action: "Verifique la alimentación y la conectividad del router (ping, \
+                ruta y firewall hacia el puerto de la API), que el servicio API esté habilitado \
+                en /ip service y que las credenciales configuradas sigan siendo válidas."
+                .to_owned(),
+            auto_ticket: true,
+        };
+        Some(AlertChange {
+            device: self.identity.clone(),
+            key: OFFLINE_KEY.to_owned(),
+            source: AlertSource::Event(texts),
+            transition: Transition::Opened {
+                severity: Severity::Critical,
+                value: 0.0,
+            },
+            at: msg.at,
+        })
+    }
+
+    fn publish_reachability(&self, reachable: bool) {
+        let json = json!({
+            "type": "device", "event": if reachable { "online" } else { "offline" },
+            "device_id": self.identity.id, "tenant_id": self.identity.tenant_id,
         });
         self.hub.do_send(NocEvent {
             tenant_id: TenantId(self.identity.tenant_id),
@@ -195,6 +373,12 @@ impl Actor for DeviceActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(self.mailbox_capacity);
+        // Log alerts restored from the database must clear after a quiet window even if the
+        // router never logs again.
+        if self.events.keys().any(|k| k.starts_with("log.")) {
+            self.heuristics(Utc::now());
+            self.start_ticking(ctx);
+        }
     }
 }
 
@@ -249,13 +433,76 @@ impl Handler<SetRules> for DeviceActor {
                 self.tenant.do_send(AlertChange {
                     device: self.identity.clone(),
                     key,
-                    rule,
+                    source: AlertSource::Threshold(rule),
                     transition: Transition::Cleared {
                         value: entry.last_value,
                     },
                     at: Utc::now(),
                 });
             }
+        }
+        self.publish_health_if_changed();
+    }
+}
+
+/// How often the log heuristics look at the clock (link-down grace, quiet windows).
+const HEURISTICS_TICK: Duration = Duration::from_secs(1);
+
+impl DeviceActor {
+    fn start_ticking(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(HEURISTICS_TICK, |actor, _| {
+            let now = Utc::now();
+            let findings = actor.heuristics(now).tick(now);
+            if !findings.is_empty() {
+                actor.apply_findings(findings);
+                actor.publish_health_if_changed();
+            }
+        });
+    }
+}
+
+impl Handler<ObserveLogs> for DeviceActor {
+    type Result = ();
+    fn handle(&mut self, msg: ObserveLogs, ctx: &mut Context<Self>) {
+        let ticking = self.heuristics.is_some();
+        let now = Utc::now();
+        let heuristics = self.heuristics(now);
+        let mut findings = Vec::new();
+        for line in &msg.lines {
+            let line = LogLine {
+                ts: line.ts,
+                topics: &line.topics,
+                message: &line.message,
+            };
+            findings.extend(heuristics.observe(line, now));
+        }
+        self.apply_findings(findings);
+        self.publish_health_if_changed();
+        if !ticking {
+            self.start_ticking(ctx);
+        }
+    }
+}
+
+impl Handler<SetLogRules> for DeviceActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetLogRules, _: &mut Context<Self>) {
+        if let Some(h) = self.heuristics.as_mut() {
+            h.set_rules(msg.rules.as_ref().clone());
+        }
+        self.log_rules = msg.rules;
+    }
+}
+
+impl Handler<SetReachability> for DeviceActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetReachability, _: &mut Context<Self>) {
+        if let Some(change) = self.offline_change(&msg) {
+            self.tenant.do_send(change);
+        }
+        if self.reachable != Some(msg.reachable) {
+            self.reachable = Some(msg.reachable);
+            self.publish_reachability(msg.reachable);
         }
         self.publish_health_if_changed();
     }

@@ -31,6 +31,7 @@ pub mod telemetry;
 pub mod tenant;
 pub mod writer;
 
+pub use device::RouterLogLine;
 pub use hub::{Hub, NocEvent, NocSubscribe, NocUnsubscribe};
-pub use runtime::{IngestError, Runtime, RuntimeConfig};
+pub use runtime::{DeviceChange, IngestError, Runtime, RuntimeConfig};
 pub use telemetry::Telemetry;

@@ -1,19 +1,23 @@
 //! The runtime handle: the entry point transports and the API use.
 
-use crate::device::{DeviceActor, DeviceSeed, Evaluate, SetRules};
+use crate::device::{
+    DeviceActor, DeviceSeed, Evaluate, ObserveLogs, RouterLogLine, SetLogRules, SetReachability,
+    SetRules,
+};
 use crate::hub::{Hub, NocWatch};
 use crate::rules::effective_rules;
 use crate::telemetry::Telemetry;
 use crate::tenant::{Drain, TenantActor};
 use crate::writer::{self, WriterConfig, WriterHandle};
 use actix::prelude::*;
+use centinela_model::log_rules::{self as model_log_rules, LogRule};
 use centinela_model::payload::AgentMessage;
 use centinela_model::{DeviceId, Scope, Severity, TenantId};
 use centinela_storage::devices::{self, DeviceIdentity};
 use centinela_storage::logs::LogLine;
 use centinela_storage::metrics::MetricRow;
 use centinela_storage::thresholds::{self, Threshold};
-use centinela_storage::{StorageError, Store, alerts};
+use centinela_storage::{StorageError, Store, alerts, log_rules};
 use chrono::Utc;
 use dashmap::DashMap;
 use std::collections::HashMap;
@@ -70,6 +74,17 @@ struct Inner {
     hub: Addr<Hub>,
     watched: Arc<DashMap<Uuid, usize>>,
     writer: WriterHandle,
+    /// Effective log heuristics settings per tenant (defaults merged in).
+    log_rules: DashMap<Uuid, Arc<Vec<LogRule>>>,
+    device_changes: tokio::sync::broadcast::Sender<DeviceChange>,
+}
+
+/// A device was created, changed or deleted (pollers follow these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChange {
+    Added(Uuid),
+    Changed(Uuid),
+    Removed(Uuid),
 }
 
 /// A cheap, cloneable handle to the running core.
@@ -115,6 +130,8 @@ impl Runtime {
                 hub,
                 watched,
                 writer,
+                log_rules: DashMap::new(),
+                device_changes: tokio::sync::broadcast::channel(1024).0,
             }),
         };
         runtime.load_all().await?;
@@ -126,7 +143,15 @@ impl Runtime {
         let all_devices = devices::all_identities(&mut tx).await?;
         let all_thresholds = thresholds::list(&mut tx, None).await?;
         let firing = alerts::all_firing(&mut tx).await?;
+        let configured = log_rules::all(&mut tx).await?;
         tx.commit().await?;
+        let mut by_tenant: HashMap<Uuid, Vec<LogRule>> = HashMap::new();
+        for (tenant, rule) in configured {
+            by_tenant.entry(tenant).or_default().push(rule);
+        }
+        for (tenant, rules) in by_tenant {
+            self.set_tenant_log_rules(tenant, &rules);
+        }
         let mut firing_by_device: HashMap<Uuid, Vec<_>> = HashMap::new();
         for a in firing {
             let severity = a.severity.parse().unwrap_or(Severity::Critical);
@@ -182,6 +207,7 @@ impl Runtime {
         let tenant_id = identity.tenant_id;
         let seed = DeviceSeed {
             rules: effective_rules(&identity, all_thresholds),
+            log_rules: self.tenant_log_rules(tenant_id),
             identity,
             firing,
         };
@@ -208,13 +234,48 @@ impl Runtime {
         entry
     }
 
-    /// Starts the actor of a device created after start-up (idempotent).
+    fn tenant_log_rules(&self, tenant: Uuid) -> Arc<Vec<LogRule>> {
+        self.inner
+            .log_rules
+            .get(&tenant)
+            .map(|r| r.clone())
+            .unwrap_or_else(|| Arc::new(LogRule::defaults()))
+    }
+
+    fn set_tenant_log_rules(&self, tenant: Uuid, configured: &[LogRule]) -> Arc<Vec<LogRule>> {
+        let rules = Arc::new(model_log_rules::effective_rules(configured));
+        self.inner.log_rules.insert(tenant, rules.clone());
+        rules
+    }
+
+    /// Starts the actor of a device created after start-up (idempotent) and tells pollers.
     pub async fn register_device(&self, device: Uuid) -> Result<(), IngestError> {
-        self.entry(device).await.map(|_| ())
+        let started = self.entry(device).await.map(|_| ());
+        // Pollers load their own settings; they must hear of the device even if its actor
+        // could not start now (it starts on first contact).
+        let _ = self.inner.device_changes.send(DeviceChange::Added(device));
+        started
+    }
+
+    /// Tells pollers a device's connection settings changed.
+    pub fn device_changed(&self, device: Uuid) {
+        let _ = self
+            .inner
+            .device_changes
+            .send(DeviceChange::Changed(device));
+    }
+
+    /// Device lifecycle events, for pollers.
+    pub fn device_changes(&self) -> tokio::sync::broadcast::Receiver<DeviceChange> {
+        self.inner.device_changes.subscribe()
     }
 
     /// Stops the actor of a deleted device.
     pub fn remove_device(&self, device: Uuid) {
+        let _ = self
+            .inner
+            .device_changes
+            .send(DeviceChange::Removed(device));
         self.inner.registry.remove(&device);
         self.inner
             .telemetry
@@ -234,7 +295,15 @@ impl Runtime {
         };
         let tenant_thresholds = thresholds::list(&mut tx, Some(identity.tenant_id)).await?;
         let firing = alerts::all_firing_for_device(&mut tx, device).await?;
+        let tenant_rules = if self.inner.log_rules.contains_key(&identity.tenant_id) {
+            None
+        } else {
+            Some(log_rules::for_tenant(&mut tx, identity.tenant_id).await?)
+        };
         tx.commit().await.map_err(StorageError::from)?;
+        if let Some(rules) = tenant_rules {
+            self.set_tenant_log_rules(identity.tenant_id, &rules);
+        }
         let firing = firing
             .into_iter()
             .map(|a| {
@@ -311,6 +380,91 @@ impl Runtime {
             }
             Err(SendError::Closed(_)) => Err(IngestError::Stopped),
         }
+    }
+
+    /// Takes a router's log lines: stored, and run through the device's log heuristics.
+    pub async fn ingest_router_logs(
+        &self,
+        device: DeviceId,
+        lines: Vec<RouterLogLine>,
+    ) -> Result<(), IngestError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let entry = self.entry(device.0).await?;
+        let writer = &self.inner.writer;
+        for line in &lines {
+            let stored = LogLine {
+                ts: line.ts,
+                tenant_id: entry.tenant_id,
+                device_id: device.0,
+                level: log_level(&line.topics).to_owned(),
+                source: line.topics.clone(),
+                message: line.message.clone(),
+            };
+            writer
+                .line(stored)
+                .await
+                .map_err(|_| IngestError::Stopped)?;
+        }
+        let msg = ObserveLogs { lines };
+        match entry.addr.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(msg)) => {
+                self.inner.telemetry.mailbox_full.inc();
+                entry.addr.send(msg).await.map_err(|_| IngestError::Stopped)
+            }
+            Err(SendError::Closed(_)) => Err(IngestError::Stopped),
+        }
+    }
+
+    /// Reports whether a polled device answers (opens or clears its offline alert). Seeing it
+    /// also moves its last-seen time.
+    pub async fn set_reachability(
+        &self,
+        device: DeviceId,
+        reachable: bool,
+        detail: String,
+    ) -> Result<(), IngestError> {
+        let entry = self.entry(device.0).await?;
+        let now = Utc::now();
+        entry
+            .addr
+            .send(SetReachability {
+                reachable,
+                detail,
+                at: now,
+            })
+            .await
+            .map_err(|_| IngestError::Stopped)?;
+        if reachable {
+            self.inner
+                .writer
+                .seen(device.0, now)
+                .await
+                .map_err(|_| IngestError::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// Reloads a tenant's log heuristics settings and pushes them to its devices.
+    pub async fn reload_log_rules(&self, tenant: Uuid) -> Result<(), StorageError> {
+        let mut tx = self
+            .inner
+            .store
+            .begin(Scope::Tenant(TenantId(tenant)))
+            .await?;
+        let configured = log_rules::for_tenant(&mut tx, tenant).await?;
+        tx.commit().await?;
+        let rules = self.set_tenant_log_rules(tenant, &configured);
+        for entry in self.inner.registry.iter() {
+            if entry.tenant_id == tenant {
+                entry.addr.do_send(SetLogRules {
+                    rules: rules.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Pushes new effective rules to every device of a tenant (after a threshold change).
@@ -394,4 +548,13 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) {
     for f in futures {
         f.await;
     }
+}
+
+/// The severity word of a RouterOS log line, from its topics (`system,error,critical`).
+pub fn log_level(topics: &str) -> &'static str {
+    const LEVELS: [&str; 5] = ["critical", "error", "warning", "info", "debug"];
+    LEVELS
+        .into_iter()
+        .find(|level| topics.split(',').any(|t| t.trim() == *level))
+        .unwrap_or("info")
 }

@@ -17,15 +17,48 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A state change of one (device, series) to persist.
+/// A state change of one (device, alert key) to persist.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct AlertChange {
     pub device: DeviceIdentity,
     pub key: String,
-    pub rule: ActiveRule,
+    pub source: AlertSource,
     pub transition: Transition,
     pub at: DateTime<Utc>,
+}
+
+/// What raised an alert: a threshold on a metric, or an event (a log heuristic, a router that
+/// stopped answering) that brings its own texts.
+#[derive(Clone, Debug)]
+pub enum AlertSource {
+    Threshold(ActiveRule),
+    Event(EventTexts),
+}
+
+/// The texts and ticket policy of an event alert (empty when clearing).
+#[derive(Clone, Debug, Default)]
+pub struct EventTexts {
+    pub title: String,
+    pub description: String,
+    pub recommended_action: String,
+    pub auto_ticket: bool,
+}
+
+impl AlertSource {
+    fn auto_ticket(&self) -> bool {
+        match self {
+            AlertSource::Threshold(rule) => rule.auto_ticket,
+            AlertSource::Event(texts) => texts.auto_ticket,
+        }
+    }
+
+    fn ticket_priority(&self) -> Option<String> {
+        match self {
+            AlertSource::Threshold(rule) => rule.ticket_priority.clone(),
+            AlertSource::Event(_) => None,
+        }
+    }
 }
 
 /// Resolves once every change queued before it has been persisted (clean shutdown).
@@ -200,14 +233,14 @@ async fn ticket_if_due(
     change: &AlertChange,
     alert: Alert,
 ) -> Result<(Alert, Option<(Ticket, &'static str)>), StorageError> {
-    let due = change.rule.auto_ticket && alert.severity == "critical" && alert.ticket_id.is_none();
+    let due =
+        change.source.auto_ticket() && alert.severity == "critical" && alert.ticket_id.is_none();
     if !due {
         return Ok((alert, None));
     }
     let priority = change
-        .rule
-        .ticket_priority
-        .clone()
+        .source
+        .ticket_priority()
         .unwrap_or_else(|| "critical".to_owned());
     let new = NewTicket {
         tenant_id: alert.tenant_id,
@@ -266,15 +299,33 @@ fn severity_word(severity: Severity) -> &'static str {
 
 /// Alert texts, in Spanish (the NOC's language).
 fn facts(change: &AlertChange, severity: Severity, value: f64) -> AlertFacts {
-    let limit = change.rule.rule.limit(severity);
-    let op = change.rule.rule.op.as_str();
+    let rule = match &change.source {
+        AlertSource::Threshold(rule) => rule,
+        AlertSource::Event(texts) => {
+            return AlertFacts {
+                tenant_id: change.device.tenant_id,
+                device_id: change.device.id,
+                key: change.key.clone(),
+                threshold_id: None,
+                severity: severity.as_str().to_owned(),
+                title: texts.title.clone(),
+                description: texts.description.clone(),
+                recommended_action: texts.recommended_action.clone(),
+                value,
+                threshold: None,
+                at: change.at,
+            };
+        }
+    };
+    let limit = rule.rule.limit(severity);
+    let op = rule.rule.op.as_str();
     let limit_text = limit.map(|l| format!("{op} {l}")).unwrap_or_default();
     let device = &change.device.name;
     AlertFacts {
         tenant_id: change.device.tenant_id,
         device_id: change.device.id,
         key: change.key.clone(),
-        threshold_id: Some(change.rule.threshold_id),
+        threshold_id: Some(rule.threshold_id),
         severity: severity.as_str().to_owned(),
         title: format!(
             "{}: {} {} en {}",
@@ -288,7 +339,7 @@ fn facts(change: &AlertChange, severity: Severity, value: f64) -> AlertFacts {
             change.key,
             severity_word(severity).to_lowercase(),
         ),
-        recommended_action: recommended_action(&change.rule.metric).to_owned(),
+        recommended_action: recommended_action(&rule.metric).to_owned(),
         value,
         threshold: limit,
         at: change.at,
