@@ -9,11 +9,15 @@
 //! - [`agent_ws`]: `/ws/agent`, the same messages over WebSocket for agents behind 443.
 //! - [`pki`]: the engine's CA (sealed under the master key), server certificates and CSR signing.
 //! - [`dispatch`]: the shared decode → runtime step, with counters.
+//! - [`routeros`]: one poller actor per MikroTik router (metrics, health, interface rates, log
+//!   following), its sealed credentials, and the fleet that follows device changes.
 //!
-//! Depends on: `centinela-model`, `centinela-storage`, `centinela-actors`, rumqttd, actix-web.
+//! Depends on: `centinela-model`, `centinela-storage`, `centinela-actors`, `centinela-routeros`,
+//! rumqttd, actix-web.
 //! Must not depend on `api` or `engine`.
 
 pub mod agent_ws;
 pub mod dispatch;
 pub mod mqtt;
 pub mod pki;
+pub mod routeros;
