@@ -50,7 +50,7 @@ pub fn parse_query_time(text: &str) -> Option<DateTime<Utc>> {
     parse_timestamp(&value)
 }
 
-fn time_param(
+pub(crate) fn time_param(
     field: &str,
     text: Option<&str>,
     default: DateTime<Utc>,

@@ -2,15 +2,18 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, commit};
+use crate::routers::{self, NewRouterBody, PatchRouterBody, RouterView};
 use crate::sites::target_tenant;
 use crate::state::ApiState;
 use crate::tenants::{PLANS, validate_name};
 use actix_web::{HttpResponse, web};
 use centinela_storage::devices::{self, Device};
+use centinela_storage::routers as router_store;
 use centinela_storage::{PgConnection, audit, tenants};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A device counts as online when seen within this long.
@@ -23,12 +26,15 @@ pub struct NewDeviceBody {
     pub site_id: Uuid,
     pub name: String,
     pub kind: String,
+    /// Required for `kind: "routeros"`, refused otherwise.
+    pub routeros: Option<NewRouterBody>,
 }
 
-/// `PATCH /api/devices/{id}` body.
+/// `PATCH /api/devices/{id}` body: a new name and/or new router settings.
 #[derive(Debug, Deserialize)]
 pub struct PatchDeviceBody {
-    pub name: String,
+    pub name: Option<String>,
+    pub routeros: Option<PatchRouterBody>,
 }
 
 /// `GET /api/devices` filters.
@@ -54,6 +60,9 @@ pub struct DeviceView {
     pub health: &'static str,
     /// Seen within the last five minutes.
     pub online: bool,
+    /// How the engine reaches a router (never its credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routeros: Option<RouterView>,
 }
 
 /// Health from the worst firing severity and whether the device was ever seen.
@@ -84,7 +93,13 @@ impl DeviceView {
             last_seen_at: d.last_seen_at,
             inventory_at: d.inventory_at,
             created_at: d.created_at,
+            routeros: None,
         }
+    }
+
+    fn with_router(mut self, target: Option<&router_store::RouterTarget>) -> DeviceView {
+        self.routeros = target.map(RouterView::from);
+        self
     }
 }
 
@@ -97,6 +112,17 @@ pub async fn visible_device(
     let device = devices::get(conn, id).await?;
     caller.ensure_visible(device.tenant_id)?;
     Ok(device)
+}
+
+/// Where the engine connects is MSP staff's decision: a tenant role pointing a "router" at any
+/// host and port would turn the engine into a scanner of the MSP's own network.
+fn ensure_may_set_router(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_staff() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(
+        "only MSP staff can set where a router is reached".into(),
+    ))
 }
 
 /// 402 when the tenant's plan has no room for another device.
@@ -122,8 +148,24 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = target_tenant(&caller, body.tenant_id)?;
     let name = validate_name("name", &body.name)?;
-    if !matches!(body.kind.as_str(), "agent" | "routeros") {
-        return Err(ApiError::field("kind", "kind must be agent or routeros"));
+    match (body.kind.as_str(), &body.routeros) {
+        ("agent", None) | ("routeros", Some(_)) => {}
+        ("agent", Some(_)) => {
+            return Err(ApiError::field(
+                "routeros",
+                "only routeros devices take routeros settings",
+            ));
+        }
+        ("routeros", None) => {
+            return Err(ApiError::field(
+                "routeros",
+                "routeros devices need {host, port, username, password, tls}",
+            ));
+        }
+        _ => return Err(ApiError::field("kind", "kind must be agent or routeros")),
+    }
+    if body.routeros.is_some() {
+        ensure_may_set_router(&caller)?;
     }
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     caller.ensure_can_write(&mut tx, tenant).await?;
@@ -134,6 +176,14 @@ pub async fn create(
             ApiError::BadRequest { message, .. } => ApiError::field("site_id", message),
             other => other,
         })?;
+    let target = match &body.routeros {
+        Some(router) => {
+            let target = routers::new_target(&state, router, device.id, tenant)?;
+            router_store::insert(&mut tx, &target).await?;
+            Some(target)
+        }
+        None => None,
+    };
     let details = json!({"name": device.name, "kind": device.kind, "site_id": device.site_id});
     audit::record(
         &mut tx,
@@ -150,7 +200,10 @@ pub async fn create(
         tracing::warn!(device_id = %device.id, error = %error, "Device actor did not start; it will start on first contact.");
     }
     tracing::info!(tenant_id = %tenant, device_id = %device.id, "Device created.");
-    let view = DeviceView::new(device, Utc::now());
+    let view = DeviceView::new(device, Utc::now()).with_router(target.as_ref());
+    if target.is_some() {
+        return Ok(HttpResponse::Created().json(json!({"device": view})));
+    }
     Ok(HttpResponse::Created().json(json!({"device": view, "agent_token": token})))
 }
 
@@ -165,12 +218,26 @@ pub async fn list(
     };
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let all = devices::list(&mut tx, tenant, query.site_id).await?;
+    let router_ids: Vec<Uuid> = all
+        .iter()
+        .filter(|d| d.kind == "routeros")
+        .map(|d| d.id)
+        .collect();
+    let targets: HashMap<Uuid, router_store::RouterTarget> =
+        router_store::for_devices(&mut tx, &router_ids)
+            .await?
+            .into_iter()
+            .map(|t| (t.device_id, t))
+            .collect();
     commit(tx).await?;
     let now = Utc::now();
     let out: Vec<DeviceView> = all
         .into_iter()
         .filter(|d| caller.ensure_visible(d.tenant_id).is_ok())
-        .map(|d| DeviceView::new(d, now))
+        .map(|d| {
+            let target = targets.get(&d.id);
+            DeviceView::new(d, now).with_router(target)
+        })
         .collect();
     Ok(HttpResponse::Ok().json(out))
 }
@@ -183,35 +250,73 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
+    let target = router_store::get(&mut tx, device.id).await?;
     commit(tx).await?;
-    Ok(HttpResponse::Ok().json(DeviceView::new(device, Utc::now())))
+    let view = DeviceView::new(device, Utc::now()).with_router(target.as_ref());
+    Ok(HttpResponse::Ok().json(view))
 }
 
-/// `PATCH /api/devices/{id}`: renames.
+/// `PATCH /api/devices/{id}`: renames and/or changes how a router is reached.
 pub async fn patch(
     state: web::Data<ApiState>,
     caller: Caller,
     id: web::Path<Uuid>,
     body: web::Json<PatchDeviceBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = validate_name("name", &body.name)?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate_name("name", n))
+        .transpose()?;
+    let change = body
+        .routeros
+        .as_ref()
+        .map(|r| routers::change(&state, r))
+        .transpose()?;
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     caller.ensure_can_write(&mut tx, device.tenant_id).await?;
-    let renamed = devices::rename(&mut tx, device.id, &name).await?;
-    let details = json!({"from": device.name, "to": renamed.name});
+    if change.is_some() {
+        ensure_may_set_router(&caller)?;
+    }
+    if change.is_some() && device.kind != "routeros" {
+        return Err(ApiError::field(
+            "routeros",
+            "only routeros devices take routeros settings",
+        ));
+    }
+    let updated = match &name {
+        Some(name) => devices::rename(&mut tx, device.id, name).await?,
+        None => device.clone(),
+    };
+    if let Some(change) = &change {
+        router_store::update(&mut tx, device.id, change).await?;
+    }
+    let target = router_store::get(&mut tx, device.id).await?;
+    let details = json!({
+        "from": device.name, "to": updated.name,
+        // Which router settings changed; never their values for credentials.
+        "routeros": change.as_ref().map(|c| json!({
+            "host": c.host, "port": c.port, "tls": c.tls, "verify_tls": c.verify_tls,
+            "credentials_changed": c.sealed_credentials.is_some(),
+        })),
+    });
     audit::record(
         &mut tx,
         Some(device.tenant_id),
         Some(caller.user_id),
-        "device.rename",
+        "device.update",
         "device",
         &device.id.to_string(),
         details,
     )
     .await?;
     commit(tx).await?;
-    Ok(HttpResponse::Ok().json(DeviceView::new(renamed, Utc::now())))
+    if change.is_some() {
+        state.runtime.device_changed(device.id);
+    }
+    let view = DeviceView::new(updated, Utc::now()).with_router(target.as_ref());
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `DELETE /api/devices/{id}`: deletes and stops the device's actor.

@@ -7,12 +7,14 @@
 //! Modules:
 //! - [`error`]: [`ApiError`], the one place failures become `{"error","message"}` bodies, and
 //!   the handlers that turn malformed JSON, query strings and paths into 400s.
-//! - [`state`]: [`ApiState`], [`AuthConfig`], [`MqttEndpoint`], [`CertificateSigner`].
+//! - [`state`]: [`ApiState`], [`AuthConfig`], [`MqttEndpoint`], [`CertificateSigner`],
+//!   [`CredentialSealer`].
 //! - [`tokens`]: HS256 access and refresh JWTs. [`passwords`]: argon2id hashing and the login
 //!   failure limiter. [`caller`]: the [`Caller`] extractor and the access rules (visibility,
 //!   roles, suspended tenants) applied on top of row-level security.
 //! - Resources, one module each: [`auth`], [`tenants`], [`sites`], [`devices`] (+
-//!   [`device_metrics`]), [`thresholds`], [`alerts`], [`tickets`], [`agents`] (certificates).
+//!   [`device_metrics`], [`device_logs`], [`routers`] for a router's connection settings),
+//!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (certificates).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` (built from one route
 //!   table). [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
 //!
@@ -27,12 +29,15 @@ pub mod agents;
 pub mod alerts;
 pub mod auth;
 pub mod caller;
+pub mod device_logs;
 pub mod device_metrics;
 pub mod devices;
 pub mod error;
+pub mod log_rules;
 pub mod noc;
 pub mod ops;
 pub mod passwords;
+pub mod routers;
 pub mod sites;
 pub mod state;
 pub mod tenants;
@@ -43,7 +48,7 @@ pub mod tokens;
 pub use caller::Caller;
 pub use error::ApiError;
 pub use passwords::hash_password;
-pub use state::{ApiState, AuthConfig, CertificateSigner, MqttEndpoint};
+pub use state::{ApiState, AuthConfig, CertificateSigner, CredentialSealer, MqttEndpoint};
 
 use actix_web::web;
 
@@ -81,6 +86,10 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
             "/devices/{id}/metrics",
             web::get().to(device_metrics::series),
         )
+        .route("/devices/{id}/logs", web::get().to(device_logs::list))
+        .route("/log-rules", web::get().to(log_rules::list))
+        .route("/log-rules/{kind}", web::put().to(log_rules::put))
+        .route("/log-rules/{kind}", web::delete().to(log_rules::reset))
         .route("/thresholds", web::get().to(thresholds::list))
         .route("/thresholds", web::post().to(thresholds::create))
         .route("/thresholds/{id}", web::patch().to(thresholds::patch))

@@ -61,15 +61,39 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "/api/devices",
         "post",
-        "Create a device; returns its agent token once",
+        "Create an agent (returns its token once) or a router (credentials sealed, never returned)",
     ),
     ("/api/devices/{id}", "get", "One device"),
-    ("/api/devices/{id}", "patch", "Rename a device"),
+    (
+        "/api/devices/{id}",
+        "patch",
+        "Rename a device or change how a router is reached",
+    ),
     ("/api/devices/{id}", "delete", "Delete a device"),
     (
         "/api/devices/{id}/metrics",
         "get",
         "Raw or bucketed points of one metric series",
+    ),
+    (
+        "/api/devices/{id}/logs",
+        "get",
+        "A device's log lines, newest first (JSON, or CSV with format=csv)",
+    ),
+    (
+        "/api/log-rules",
+        "get",
+        "A tenant's router log heuristics (configured or default)",
+    ),
+    (
+        "/api/log-rules/{kind}",
+        "put",
+        "Configure one log heuristic of a tenant",
+    ),
+    (
+        "/api/log-rules/{kind}",
+        "delete",
+        "Return one log heuristic of a tenant to its default",
     ),
     ("/api/thresholds", "get", "List visible thresholds"),
     ("/api/thresholds", "post", "Create a threshold"),
@@ -106,6 +130,7 @@ fn method(word: &str) -> HttpMethod {
         "post" => HttpMethod::Post,
         "patch" => HttpMethod::Patch,
         "delete" => HttpMethod::Delete,
+        "put" => HttpMethod::Put,
         _ => HttpMethod::Get,
     }
 }

@@ -19,6 +19,14 @@ pub struct ApiState {
     pub mqtt: MqttEndpoint,
     /// Whether the embedded broker is up (for `/readyz`).
     pub broker_up: Arc<AtomicBool>,
+    /// Seals router credentials under the master key.
+    pub sealer: Arc<dyn CredentialSealer>,
+}
+
+/// Implemented by the engine over the master key: router credentials are sealed before they
+/// reach storage and are never opened by the API.
+pub trait CredentialSealer: Send + Sync {
+    fn seal_router_credentials(&self, username: &str, password: &str) -> Vec<u8>;
 }
 
 /// Token settings.

@@ -4,5 +4,6 @@
 mod auth;
 mod helpers;
 mod ops;
+mod routers;
 mod tenancy;
 mod thresholds_alerts;
