@@ -2,6 +2,7 @@
 
 use centinela_model::payload::{MessageKind, decode};
 use centinela_model::threshold::{Op, Rule, SeriesState, step};
+use centinela_routeros::codec::{Decoder, Reply, Sentence};
 use centinela_storage::metrics::{MetricRow, encode_copy};
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -48,5 +49,44 @@ fn copy_encoder(c: &mut Criterion) {
     });
 }
 
-criterion_group!(hot_paths, payload_decode, threshold_step, copy_encoder);
+/// A `/interface/print` answer of 100 interfaces, as bytes, decoded sentence by sentence.
+fn routeros_codec(c: &mut Criterion) {
+    let mut wire = Vec::new();
+    for i in 0..100 {
+        Reply::re()
+            .with_tag(Some(b"7"))
+            .attr(".id", format!("*{i:X}"))
+            .attr("name", format!("ether{i}"))
+            .attr("type", "ether")
+            .attr("rx-byte", "194632346152")
+            .attr("tx-byte", "15355309685")
+            .attr("running", "true")
+            .attr("disabled", "false")
+            .to_sentence()
+            .encode(&mut wire);
+    }
+    Sentence::new()
+        .word("!done")
+        .word(".tag=7")
+        .encode(&mut wire);
+    c.bench_function("RouterOS decode 101 reply sentences", |b| {
+        b.iter(|| {
+            let mut decoder = Decoder::new();
+            decoder.feed(black_box(&wire));
+            let mut n = 0;
+            while let Ok(Some(sentence)) = decoder.next_sentence() {
+                n += Reply::parse(&sentence).map_or(0, |r| r.attributes.len());
+            }
+            n
+        })
+    });
+}
+
+criterion_group!(
+    hot_paths,
+    payload_decode,
+    threshold_step,
+    copy_encoder,
+    routeros_codec
+);
 criterion_main!(hot_paths);

@@ -1,10 +1,12 @@
-//! Operator commands: migrations and the first superadmin.
+//! Operator commands: migrations, the first superadmin, and master key rotation.
 
 use crate::Failure;
 use crate::config::Settings;
 use anyhow::{Context, anyhow};
+use centinela_ingest::pki::MasterKey;
+use centinela_ingest::routeros::credentials::RouterCredentials;
 use centinela_model::{Role, Scope};
-use centinela_storage::{Store, users};
+use centinela_storage::{Store, routers, users};
 use clap::Subcommand;
 use std::io::Read;
 use uuid::Uuid;
@@ -24,6 +26,10 @@ pub enum AdminCommand {
         #[arg(long)]
         tenant: Option<Uuid>,
     },
+    /// Re-encrypts the CA key and every router's credentials under a new master key, read
+    /// (base64 of 32 bytes) from standard input; the current key comes from the configuration.
+    /// All or nothing: one transaction. Afterwards, set the new key in the configuration.
+    RotateMasterKey,
 }
 
 pub async fn connect(settings: &Settings) -> Result<Store, Failure> {
@@ -49,7 +55,63 @@ pub async fn run(command: AdminCommand, settings: &Settings) -> Result<(), Failu
             role,
             tenant,
         } => create_user(settings, &email, &name, &role, tenant).await,
+        AdminCommand::RotateMasterKey => rotate_master_key(settings).await,
     }
+}
+
+fn master_key(text: &str, what: &str) -> Result<MasterKey, Failure> {
+    MasterKey::from_base64(text)
+        .map_err(|e| Failure::Config(format!("configuration error: {what}: {e}")))
+}
+
+async fn rotate_master_key(settings: &Settings) -> Result<(), Failure> {
+    let current = master_key(
+        settings.master_key()?,
+        "secrets.master_key (CENTINELA_SECRETS__MASTER_KEY)",
+    )?;
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the new master key from stdin")?;
+    let new = master_key(text.trim(), "the new master key (stdin)")?;
+    let store = connect(settings).await?;
+    let mut tx = store.begin(Scope::All).await.context("database")?;
+    // A running engine would go on sealing new router credentials with the old key.
+    if !centinela_storage::lock_out_engines(&mut tx)
+        .await
+        .context("database")?
+    {
+        return Err(Failure::Runtime(anyhow!(
+            "an engine (centinela serve) is running on this database: stop every engine, rotate, set the new key, then start them again"
+        )));
+    }
+    let ca = centinela_storage::pki::load_for_update(&mut tx)
+        .await
+        .context("cannot read the CA")?;
+    if let Some((_, sealed)) = ca {
+        let key = current.decrypt(&sealed).map_err(|_| {
+            Failure::Config("configuration error: secrets.master_key (CENTINELA_SECRETS__MASTER_KEY) cannot unseal the stored CA; nothing was changed".into())
+        })?;
+        centinela_storage::pki::reseal(&mut tx, &new.encrypt(&key))
+            .await
+            .context("cannot store the CA key")?;
+    }
+    let routers = routers::all(&mut tx)
+        .await
+        .context("cannot read the routers")?;
+    for router in &routers {
+        let credentials = RouterCredentials::unseal(&router.sealed_credentials, &current)
+            .map_err(|e| anyhow!("router {}: {e}; nothing was changed", router.device_id))?;
+        routers::reseal(&mut tx, router.device_id, &credentials.seal(&new))
+            .await
+            .context("cannot store router credentials")?;
+    }
+    tx.commit().await.context("database")?;
+    println!(
+        "re-encrypted the CA key and {} router credential(s); now set secrets.master_key (CENTINELA_SECRETS__MASTER_KEY) to the new key and restart",
+        routers.len()
+    );
+    Ok(())
 }
 
 async fn create_user(

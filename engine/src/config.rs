@@ -7,6 +7,7 @@ use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A secret value that never prints.
 #[derive(Clone, Deserialize, Default)]
@@ -30,6 +31,7 @@ pub struct Settings {
     pub secrets: SecretSettings,
     pub storage: StorageSettings,
     pub engine: EngineSettings,
+    pub routeros: RouterOsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +153,53 @@ impl Default for EngineSettings {
             shards: 0,
             mailbox_capacity: 64,
         }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterOsSettings {
+    /// Seconds between polls of one router.
+    pub poll_interval_s: f64,
+    /// Random spread of each wait, as a fraction (0.1 = ±10 %).
+    pub jitter: f64,
+    /// Seconds to connect (TCP + TLS + login).
+    pub connect_timeout_s: f64,
+    /// Seconds one API command may take.
+    pub command_timeout_s: f64,
+    /// Consecutive failed attempts before a router is reported offline.
+    pub offline_after: u32,
+}
+
+impl Default for RouterOsSettings {
+    fn default() -> Self {
+        RouterOsSettings {
+            poll_interval_s: 30.0,
+            jitter: 0.1,
+            connect_timeout_s: 5.0,
+            command_timeout_s: 10.0,
+            offline_after: 3,
+        }
+    }
+}
+
+impl RouterOsSettings {
+    /// Checked durations, or the error naming the key.
+    pub fn durations(&self) -> Result<(Duration, Duration, Duration), ConfigError> {
+        let secs = |key: &str, v: f64, min: f64| {
+            if v.is_finite() && v >= min && v <= 86_400.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(ConfigError(format!(
+                    "routeros.{key} must be between {min} and 86400 seconds"
+                )))
+            }
+        };
+        Ok((
+            secs("poll_interval_s", self.poll_interval_s, 0.2)?,
+            secs("connect_timeout_s", self.connect_timeout_s, 0.1)?,
+            secs("command_timeout_s", self.command_timeout_s, 0.1)?,
+        ))
     }
 }
 

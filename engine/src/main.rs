@@ -5,6 +5,8 @@
 //! - `centinela serve`: migrations, device actors, the embedded MQTT broker, the HTTP API.
 //! - `centinela migrate`: applies migrations only.
 //! - `centinela admin create-user --email E --name N --role R [--tenant T]`: password on stdin.
+//! - `centinela admin rotate-master-key`: new key on stdin; re-encrypts the CA key and router
+//!   credentials in one transaction.
 //!
 //! Modules: [`config`] (TOML + environment), [`serve`] (start-up and graceful shutdown),
 //! [`admin`] (operator commands), [`pki`] (the CA bridge between ingest and api).

@@ -3,8 +3,9 @@
 
 use crate::Failure;
 use anyhow::Context;
-use centinela_api::CertificateSigner;
+use centinela_api::{CertificateSigner, CredentialSealer};
 use centinela_ingest::pki::{CertificateAuthority, MasterKey, StoredCa};
+use centinela_ingest::routeros::credentials::RouterCredentials;
 use centinela_storage::Store;
 use std::sync::Arc;
 
@@ -55,5 +56,18 @@ impl CertificateSigner for Signer {
 
     fn ca_certificate_pem(&self) -> String {
         self.0.cert_pem().to_owned()
+    }
+}
+
+/// The API's view of the master key: it can seal router credentials, never open them.
+pub struct Sealer(pub Arc<MasterKey>);
+
+impl CredentialSealer for Sealer {
+    fn seal_router_credentials(&self, username: &str, password: &str) -> Vec<u8> {
+        RouterCredentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }
+        .seal(&self.0)
     }
 }

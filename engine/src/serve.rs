@@ -10,6 +10,7 @@ use centinela_api::{ApiState, AuthConfig, MqttEndpoint};
 use centinela_ingest::agent_ws::{self, AgentWsState};
 use centinela_ingest::mqtt::{self, MqttSettings};
 use centinela_ingest::pki::MasterKey;
+use centinela_ingest::routeros::{self as routeros_ingest, PollerSettings};
 use centinela_storage::Store;
 use centinela_storage::metrics::{self, Layout};
 use std::sync::Arc;
@@ -22,12 +23,29 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
             "configuration error: secrets.master_key (CENTINELA_SECRETS__MASTER_KEY): {e}"
         ))
     })?;
+    let (poll_interval, connect_timeout, command_timeout) = settings.routeros.durations()?;
+    let poller_settings = PollerSettings {
+        interval: poll_interval,
+        jitter: settings.routeros.jitter.clamp(0.0, 0.5),
+        connect_timeout,
+        command_timeout,
+        offline_after: settings.routeros.offline_after.max(1),
+    };
+    let master_key = Arc::new(master_key);
     let store = admin::connect(&settings).await?;
     if store.bypasses_rls().await.unwrap_or(false) {
         tracing::warn!(
             "The database role is a superuser or has BYPASSRLS: row-level security is not enforced; connect as an ordinary role."
         );
     }
+    let Some(_engine_lock) = centinela_storage::hold_engine_lock(store.pool())
+        .await
+        .context("cannot take the engine lock")?
+    else {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "a master key rotation is running on this database; start the engine when it is done"
+        )));
+    };
     maintain_metrics(&store, &settings).await?;
     let ca = pki::load_or_create(&store, &master_key).await?;
     let telemetry = Arc::new(Telemetry::new());
@@ -54,7 +72,9 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
             port: settings.mqtt.listen.port(),
         },
         broker_up: broker.up.clone(),
+        sealer: Arc::new(pki::Sealer(master_key.clone())),
     };
+    let fleet = routeros_ingest::start(runtime.clone(), master_key.clone(), poller_settings);
     let ws_state = AgentWsState {
         runtime: runtime.clone(),
         max_payload_bytes: settings.mqtt.max_payload_bytes,
@@ -80,6 +100,9 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
     tracing::info!("Shutting down: no new connections, flushing accepted data.");
     handle.stop(true).await;
     let _ = serving.await;
+    // Pollers first: each saves its log position, and stops feeding the runtime.
+    let _ =
+        tokio::time::timeout(Duration::from_secs(5), fleet.send(routeros_ingest::StopAll)).await;
     runtime.shutdown(Duration::from_secs(10)).await;
     tracing::info!("Stopped cleanly.");
     Ok(())

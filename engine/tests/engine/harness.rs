@@ -25,6 +25,16 @@ pub struct Engine {
 impl Engine {
     /// Starts `centinela serve` and waits for its HTTP address on stdout.
     pub fn start(database_url: &str, data_dir: PathBuf, mqtt_port: u16) -> Engine {
+        Engine::start_with(database_url, data_dir, mqtt_port, &[])
+    }
+
+    /// Same, with extra `CENTINELA_*` settings.
+    pub fn start_with(
+        database_url: &str,
+        data_dir: PathBuf,
+        mqtt_port: u16,
+        extra: &[(&str, &str)],
+    ) -> Engine {
         let mut child = Command::new(env!("CARGO_BIN_EXE_centinela"))
             .arg("serve")
             .env("DATABASE_URL", database_url)
@@ -36,6 +46,7 @@ impl Engine {
             .env("CENTINELA_ENGINE__DATA_DIR", &data_dir)
             .env("CENTINELA_STORAGE__FLUSH_INTERVAL_MS", "50")
             .env("CENTINELA_LOG", "info,rumqttd=error")
+            .envs(extra.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -117,4 +128,30 @@ pub fn create_user(
         .write_all(password.as_bytes())
         .expect("write");
     assert!(child.wait().expect("wait").success(), "create-user failed");
+}
+
+/// `centinela admin rotate-master-key` with the current key in the environment and the new one
+/// on stdin; returns the exit code and stdout + stderr.
+pub fn rotate_master_key(database_url: &str, current: &str, new: &str) -> (i32, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_centinela"))
+        .args(["admin", "rotate-master-key"])
+        .env("DATABASE_URL", database_url)
+        .env("CENTINELA_SECRETS__MASTER_KEY", current)
+        .env("CENTINELA_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rotate-master-key");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(new.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
 }

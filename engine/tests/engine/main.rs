@@ -3,6 +3,7 @@
 
 mod harness;
 mod mqtt;
+mod routers;
 
 use futures_util::StreamExt;
 use harness::{Engine, create_user, free_port};
