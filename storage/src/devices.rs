@@ -34,9 +34,14 @@ pub struct DeviceIdentity {
     pub tenant_id: Uuid,
     pub site_id: Uuid,
     pub name: String,
+    /// `agent` or `routeros`.
+    pub kind: String,
+    /// The heartbeat interval an agent was enrolled with (offline detection).
+    pub heartbeat_s: Option<i32>,
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
-const IDENTITY: &str = "id, tenant_id, site_id, name";
+const IDENTITY: &str = "id, tenant_id, site_id, name, kind, heartbeat_s, last_seen_at";
 
 /// Creates a device and returns it with its token (shown once).
 pub async fn create(
@@ -169,6 +174,16 @@ pub async fn all_identities(conn: &mut PgConnection) -> Result<Vec<DeviceIdentit
     Ok(sqlx::query_as(sqlf!("SELECT {IDENTITY} FROM devices"))
         .fetch_all(conn)
         .await?)
+}
+
+/// Records the heartbeat interval an agent enrolled with.
+pub async fn set_heartbeat(conn: &mut PgConnection, id: Uuid, heartbeat_s: i32) -> Result<()> {
+    sqlx::query("UPDATE devices SET heartbeat_s = $2 WHERE id = $1")
+        .bind(id)
+        .bind(heartbeat_s)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Stores the device's latest inventory.

@@ -11,7 +11,8 @@
 //! Modules: [`tenants`], [`sites`], [`users`], [`devices`], [`thresholds`], [`alerts`],
 //! [`tickets`], [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
 //! [`logs`], [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
-//! the caller), [`log_rules`] (per-tenant log heuristics settings).
+//! the caller), [`log_rules`] (per-tenant log heuristics settings), [`scripts`] (remote
+//! scripts, approvals, runs, the command signing key).
 //!
 //! Depends on: `centinela-model`, sqlx. Must not depend on any other workspace crate.
 
@@ -29,6 +30,7 @@ pub mod logs;
 pub mod metrics;
 pub mod pki;
 pub mod routers;
+pub mod scripts;
 pub mod sites;
 pub mod tenants;
 #[cfg(feature = "testing")]

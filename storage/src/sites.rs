@@ -67,6 +67,16 @@ pub async fn list(conn: &mut PgConnection, tenant: Option<Uuid>) -> Result<Vec<S
     .await?)
 }
 
+/// The site an agent enrolls into (run with `Scope::All`: the key is the credential).
+pub async fn by_site_key(conn: &mut PgConnection, site_key: &str) -> Result<Option<Site>> {
+    Ok(
+        sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM sites WHERE site_key = $1"))
+            .bind(site_key)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Site> {
     sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM sites WHERE id = $1"))
         .bind(id)
