@@ -22,6 +22,9 @@ use uuid::Uuid;
 /// Key of the alert a router raises when it stops answering.
 pub const OFFLINE_KEY: &str = "router.offline";
 
+/// Key of the alert an agent raises when it falls silent.
+pub const AGENT_OFFLINE_KEY: &str = "agent.offline";
+
 /// Samples to evaluate, in order.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -51,7 +54,7 @@ pub struct RouterLogLine {
 /// threshold. Decided by key, not by a missing threshold id: a threshold alert whose threshold
 /// was deleted must still be cleared by the threshold path.
 pub fn is_event_key(key: &str) -> bool {
-    key.starts_with("log.") || key.starts_with("router.")
+    key.starts_with("log.") || key.starts_with("router.") || key.starts_with("agent.")
 }
 
 /// Log lines to run through the device's log heuristics, in order.
@@ -293,13 +296,45 @@ impl DeviceActor {
         }
     }
 
+    /// The offline alert's key and texts: routers are polled (they "do not answer"), agents
+    /// report (they "fall silent").
+    fn offline_texts(&self, detail: &str) -> (&'static str, Severity, EventTexts) {
+        let name = &self.identity.name;
+        if self.identity.kind == "routeros" {
+            let texts = EventTexts {
+                title: format!("Router {name} sin respuesta"),
+                description: format!(
+                    "No se pudo consultar el router {name} por la API de RouterOS: {detail}."
+                ),
+                recommended_action: "Verifique la alimentación y la conectividad del router \
+                    (ping, ruta y firewall hacia el puerto de la API), que el servicio API esté \
+                    habilitado en /ip service y que las credenciales configuradas sigan siendo \
+                    válidas."
+                    .to_owned(),
+                auto_ticket: true,
+            };
+            return (OFFLINE_KEY, Severity::Critical, texts);
+        }
+        let texts = EventTexts {
+            title: format!("Equipo {name} sin conexión"),
+            description: format!("El agente de {name} dejó de reportar: {detail}."),
+            recommended_action: "Verifique que el equipo esté encendido y con red y que el \
+                servicio centinela-agent esté en ejecución; si se apagó a propósito, reconozca \
+                la alerta."
+                .to_owned(),
+            auto_ticket: false,
+        };
+        (AGENT_OFFLINE_KEY, Severity::Warning, texts)
+    }
+
     fn offline_change(&mut self, msg: &SetReachability) -> Option<AlertChange> {
-        let was_firing = self.events.contains_key(OFFLINE_KEY);
+        let (key, severity, texts) = self.offline_texts(&msg.detail);
+        let was_firing = self.events.contains_key(key);
         if msg.reachable {
-            self.events.remove(OFFLINE_KEY);
+            self.events.remove(key);
             return was_firing.then(|| AlertChange {
                 device: self.identity.clone(),
-                key: OFFLINE_KEY.to_owned(),
+                key: key.to_owned(),
                 source: AlertSource::Event(EventTexts::default()),
                 transition: Transition::Cleared { value: 1.0 },
                 at: msg.at,
@@ -308,27 +343,13 @@ impl DeviceActor {
         if was_firing {
             return None;
         }
-        self.events
-            .insert(OFFLINE_KEY.to_owned(), Severity::Critical);
-        let name = &self.identity.name;
-        let texts = EventTexts {
-            title: format!("Router {name} sin respuesta"),
-            description: format!(
-                "No se pudo consultar el router {name} por la API de RouterOS: {}.",
-                msg.detail
-            ),
-            recommended_action: "Verifique la alimentación y la conectividad del router (ping, \
-                ruta y firewall hacia el puerto de la API), que el servicio API esté habilitado \
-                en /ip service y que las credenciales configuradas sigan siendo válidas."
-                .to_owned(),
-            auto_ticket: true,
-        };
+        self.events.insert(key.to_owned(), severity);
         Some(AlertChange {
             device: self.identity.clone(),
-            key: OFFLINE_KEY.to_owned(),
+            key: key.to_owned(),
             source: AlertSource::Event(texts),
             transition: Transition::Opened {
-                severity: Severity::Critical,
+                severity,
                 value: 0.0,
             },
             at: msg.at,

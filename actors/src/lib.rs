@@ -23,15 +23,19 @@
 //! Depends on: `centinela-model`, `centinela-storage`, actix. Must not depend on `ingest`, `api`
 //! or `engine`.
 
+pub mod commands;
 pub mod device;
 pub mod hub;
+pub mod presence;
 pub mod rules;
 pub mod runtime;
 pub mod telemetry;
 pub mod tenant;
 pub mod writer;
 
+pub use commands::CommandSink;
 pub use device::RouterLogLine;
 pub use hub::{Hub, NocEvent, NocSubscribe, NocUnsubscribe};
+pub use presence::PresenceConfig;
 pub use runtime::{DeviceChange, IngestError, Runtime, RuntimeConfig};
 pub use telemetry::Telemetry;

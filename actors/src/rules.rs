@@ -111,6 +111,9 @@ mod tests {
             tenant_id: Uuid::new_v4(),
             site_id: Uuid::new_v4(),
             name: "pc".into(),
+            kind: "agent".into(),
+            heartbeat_s: None,
+            last_seen_at: None,
         };
         let other_tenant = Uuid::new_v4();
         let all = vec![

@@ -1,10 +1,12 @@
 //! The runtime handle: the entry point transports and the API use.
 
+use crate::commands::{CommandSink, CommandSinks, parse_result};
 use crate::device::{
-    DeviceActor, DeviceSeed, Evaluate, ObserveLogs, RouterLogLine, SetLogRules, SetReachability,
-    SetRules,
+    AGENT_OFFLINE_KEY, DeviceActor, DeviceSeed, Evaluate, ObserveLogs, RouterLogLine, SetLogRules,
+    SetReachability, SetRules,
 };
 use crate::hub::{Hub, NocWatch};
+use crate::presence::{Presence, PresenceConfig};
 use crate::rules::effective_rules;
 use crate::telemetry::Telemetry;
 use crate::tenant::{Drain, TenantActor};
@@ -17,7 +19,7 @@ use centinela_storage::devices::{self, DeviceIdentity};
 use centinela_storage::logs::LogLine;
 use centinela_storage::metrics::MetricRow;
 use centinela_storage::thresholds::{self, Threshold};
-use centinela_storage::{StorageError, Store, alerts, log_rules};
+use centinela_storage::{StorageError, Store, alerts, audit, log_rules, scripts};
 use chrono::Utc;
 use dashmap::DashMap;
 use std::collections::HashMap;
@@ -34,6 +36,8 @@ pub struct RuntimeConfig {
     /// Messages a device mailbox holds before ingest has to wait.
     pub mailbox_capacity: usize,
     pub writer: WriterConfig,
+    /// Offline detection of agents.
+    pub presence: PresenceConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +46,7 @@ impl Default for RuntimeConfig {
             shards: 0,
             mailbox_capacity: 64,
             writer: WriterConfig::default(),
+            presence: PresenceConfig::default(),
         }
     }
 }
@@ -61,6 +66,8 @@ pub enum IngestError {
 struct DeviceEntry {
     addr: Addr<DeviceActor>,
     tenant_id: Uuid,
+    /// Agents only: silence longer than this means offline.
+    offline_window: Option<Duration>,
 }
 
 struct Inner {
@@ -77,6 +84,8 @@ struct Inner {
     /// Effective log heuristics settings per tenant (defaults merged in).
     log_rules: DashMap<Uuid, Arc<Vec<LogRule>>>,
     device_changes: tokio::sync::broadcast::Sender<DeviceChange>,
+    presence: Presence,
+    command_sinks: CommandSinks,
 }
 
 /// A device was created, changed or deleted (pollers follow these).
@@ -132,9 +141,12 @@ impl Runtime {
                 writer,
                 log_rules: DashMap::new(),
                 device_changes: tokio::sync::broadcast::channel(1024).0,
+                presence: Presence::default(),
+                command_sinks: CommandSinks::default(),
             }),
         };
         runtime.load_all().await?;
+        runtime.spawn_sweeper();
         Ok(runtime)
     }
 
@@ -164,6 +176,12 @@ impl Runtime {
         }
         for identity in all_devices {
             let firing = firing_by_device.remove(&identity.id).unwrap_or_default();
+            // Agents seen before get a whole window after a restart to speak again.
+            if identity.kind == "agent" && identity.last_seen_at.is_some() {
+                let offline = firing.iter().any(|f| f.0 == AGENT_OFFLINE_KEY);
+                let window = self.inner.config.presence.window(identity.heartbeat_s);
+                self.inner.presence.seed(identity.id, window, offline);
+            }
             self.spawn_device(identity, &all_thresholds, firing);
         }
         tracing::info!(
@@ -205,6 +223,8 @@ impl Runtime {
     ) -> DeviceEntry {
         let id = identity.id;
         let tenant_id = identity.tenant_id;
+        let offline_window = (identity.kind == "agent")
+            .then(|| self.inner.config.presence.window(identity.heartbeat_s));
         let seed = DeviceSeed {
             rules: effective_rules(&identity, all_thresholds),
             log_rules: self.tenant_log_rules(tenant_id),
@@ -224,7 +244,11 @@ impl Runtime {
                 let addr = DeviceActor::start_in_arbiter(&shard, move |_| {
                     DeviceActor::new(seed, tenant, hub, watched, capacity)
                 });
-                DeviceEntry { addr, tenant_id }
+                DeviceEntry {
+                    addr,
+                    tenant_id,
+                    offline_window,
+                }
             })
             .clone();
         self.inner
@@ -324,6 +348,20 @@ impl Runtime {
         let entry = self.entry(device.0).await?;
         let writer = &self.inner.writer;
         let now = Utc::now();
+        if let Some(window) = entry.offline_window
+            && self.inner.presence.seen(device.0, window)
+        {
+            let back = SetReachability {
+                reachable: true,
+                detail: String::new(),
+                at: now,
+            };
+            entry
+                .addr
+                .send(back)
+                .await
+                .map_err(|_| IngestError::Stopped)?;
+        }
         match message {
             AgentMessage::Telemetry { samples } => {
                 let rows = samples
@@ -359,7 +397,9 @@ impl Runtime {
                 };
                 writer.line(line).await.map_err(|_| IngestError::Stopped)?;
             }
-            AgentMessage::CommandResult { .. } => {}
+            AgentMessage::CommandResult { result } => {
+                self.finish_run(&entry, device, &result).await?;
+            }
         }
         writer
             .seen(device.0, now)
@@ -445,6 +485,121 @@ impl Runtime {
                 .map_err(|_| IngestError::Stopped)?;
         }
         Ok(())
+    }
+
+    /// Stores an agent's command result against its pending run and tells the NOC. A result
+    /// that matches no pending run of this device is refused (logged), never stored.
+    async fn finish_run(
+        &self,
+        entry: &DeviceEntry,
+        device: DeviceId,
+        doc: &serde_json::Value,
+    ) -> Result<(), IngestError> {
+        let Some(reported) = parse_result(doc) else {
+            self.inner.telemetry.refused("commands", "bad_field");
+            tracing::warn!(device_id = %device.0, "Command result without a command id or status refused.");
+            return Ok(());
+        };
+        let mut tx = self.inner.store.begin(Scope::All).await?;
+        let run =
+            scripts::finish_run(&mut tx, reported.command_id, device.0, &reported.result).await?;
+        let Some(run) = run else {
+            tx.commit().await.map_err(StorageError::from)?;
+            self.inner.telemetry.refused("commands", "unknown_command");
+            tracing::warn!(device_id = %device.0, command_id = %reported.command_id, "Result for no pending run of this device refused.");
+            return Ok(());
+        };
+        let details = serde_json::json!({
+            "script_id": run.script_id, "status": run.status, "exit_code": run.exit_code,
+        });
+        audit::record(
+            &mut tx,
+            Some(entry.tenant_id),
+            None,
+            "script.result",
+            "script_run",
+            &run.id.to_string(),
+            details,
+        )
+        .await?;
+        tx.commit().await.map_err(StorageError::from)?;
+        self.publish_run(&run, "finished");
+        Ok(())
+    }
+
+    /// A script run event for the NOC (`{"type":"script_run","event":…,"run":{…}}`).
+    pub fn publish_run(&self, run: &scripts::ScriptRun, event: &str) {
+        let json = serde_json::json!({"type": "script_run", "event": event, "run": run});
+        self.inner.hub.do_send(crate::hub::NocEvent {
+            tenant_id: TenantId(run.tenant_id),
+            device_id: Some(run.device_id),
+            subscription_only: false,
+            json: json.to_string().into(),
+        });
+    }
+
+    /// Registers a transport commands can go through.
+    pub fn add_command_sink(&self, sink: Arc<dyn CommandSink>) {
+        self.inner.command_sinks.add(sink);
+    }
+
+    /// Hands a signed command to every transport; returns how many took it.
+    pub fn send_command(&self, device: DeviceId, message: &str) -> usize {
+        self.inner.command_sinks.deliver(device, message)
+    }
+
+    /// Agents silent past their window go offline; pending runs past their expiry expire.
+    fn spawn_sweeper(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let every = self.inner.config.presence.sweep_every;
+        tokio::spawn(async move {
+            let mut ticks: u64 = 0;
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let runtime = Runtime { inner };
+                runtime.sweep_presence();
+                ticks += 1;
+                if ticks % 5 == 0 {
+                    runtime.expire_runs().await;
+                }
+            }
+        });
+    }
+
+    fn sweep_presence(&self) {
+        for (device, silent) in self.inner.presence.sweep() {
+            if let Some(entry) = self.inner.registry.get(&device) {
+                entry.addr.do_send(SetReachability {
+                    reachable: false,
+                    detail: format!("sin datos desde hace {} s", silent.as_secs()),
+                    at: Utc::now(),
+                });
+            }
+        }
+    }
+
+    async fn expire_runs(&self) {
+        let expired = async {
+            let mut tx = self.inner.store.begin(Scope::All).await?;
+            let runs = scripts::expire_runs(&mut tx, Utc::now()).await?;
+            tx.commit().await?;
+            Ok::<_, StorageError>(runs)
+        }
+        .await;
+        match expired {
+            Ok(runs) => {
+                for run in runs {
+                    self.publish_run(&run, "expired");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "Expired script runs not marked; retrying."),
+        }
+    }
+
+    /// Agents being watched for silence.
+    pub fn tracked_agents(&self) -> usize {
+        self.inner.presence.len()
     }
 
     /// Reloads a tenant's log heuristics settings and pushes them to its devices.

@@ -1,0 +1,134 @@
+//! Presence of agents: every message refreshes a device's last-seen instant; a sweeper marks a
+//! device offline when it has been silent for a multiple of its heartbeat interval. One map and
+//! one sweeping task for all devices (not a timer per actor), so 100k devices cost a map entry
+//! each and a scan per sweep.
+
+use dashmap::DashMap;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How silence is judged.
+#[derive(Debug, Clone)]
+pub struct PresenceConfig {
+    /// Heartbeat interval of agents enrolled without one (created over the API).
+    pub default_heartbeat: Duration,
+    /// Silent for `multiple × heartbeat` → offline.
+    pub multiple: u32,
+    /// How often the sweeper looks.
+    pub sweep_every: Duration,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig {
+            default_heartbeat: Duration::from_secs(30),
+            multiple: 3,
+            sweep_every: Duration::from_secs(1),
+        }
+    }
+}
+
+impl PresenceConfig {
+    /// The silence after which an agent with this heartbeat is offline.
+    pub fn window(&self, heartbeat_s: Option<i32>) -> Duration {
+        let heartbeat = heartbeat_s
+            .and_then(|s| u64::try_from(s).ok())
+            .filter(|s| *s > 0)
+            .map_or(self.default_heartbeat, Duration::from_secs);
+        heartbeat * self.multiple.max(1)
+    }
+}
+
+struct Entry {
+    last_seen: Instant,
+    window: Duration,
+    offline: bool,
+}
+
+/// Last-seen instants of agents.
+#[derive(Default)]
+pub struct Presence {
+    entries: DashMap<Uuid, Entry>,
+}
+
+impl Presence {
+    /// Tracks a device known at start-up; `offline` when its offline alert is firing.
+    pub fn seed(&self, device: Uuid, window: Duration, offline: bool) {
+        self.entries.insert(
+            device,
+            Entry {
+                last_seen: Instant::now(),
+                window,
+                offline,
+            },
+        );
+    }
+
+    /// A message arrived: true when the device was offline (it is back).
+    pub fn seen(&self, device: Uuid, window: Duration) -> bool {
+        let now = Instant::now();
+        let mut entry = self.entries.entry(device).or_insert(Entry {
+            last_seen: now,
+            window,
+            offline: false,
+        });
+        entry.last_seen = now;
+        entry.window = window;
+        std::mem::replace(&mut entry.offline, false)
+    }
+
+    /// Devices silent past their window that were not yet offline (now marked offline), with
+    /// how long each has been silent.
+    pub fn sweep(&self) -> Vec<(Uuid, Duration)> {
+        let now = Instant::now();
+        let mut gone = Vec::new();
+        for mut entry in self.entries.iter_mut() {
+            let silent = now.duration_since(entry.last_seen);
+            if !entry.offline && silent > entry.window {
+                entry.offline = true;
+                gone.push((*entry.key(), silent));
+            }
+        }
+        gone
+    }
+
+    pub fn forget(&self, device: Uuid) {
+        self.entries.remove(&device);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_past_the_window_is_reported_once_and_a_message_brings_it_back() {
+        let p = Presence::default();
+        let d = Uuid::new_v4();
+        assert!(!p.seen(d, Duration::from_millis(30)));
+        assert!(p.sweep().is_empty());
+        std::thread::sleep(Duration::from_millis(40));
+        let gone = p.sweep();
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].0, d);
+        assert!(p.sweep().is_empty(), "reported once");
+        assert!(p.seen(d, Duration::from_millis(30)), "back online");
+        assert!(!p.seen(d, Duration::from_millis(30)));
+    }
+
+    #[test]
+    fn windows_follow_the_heartbeat() {
+        let c = PresenceConfig::default();
+        assert_eq!(c.window(None), Duration::from_secs(90));
+        assert_eq!(c.window(Some(10)), Duration::from_secs(30));
+        assert_eq!(c.window(Some(0)), Duration::from_secs(90));
+    }
+}
