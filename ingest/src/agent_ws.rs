@@ -10,18 +10,57 @@ use crate::dispatch::deliver;
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
+use centinela_actors::CommandSink;
 use centinela_actors::Runtime;
 use centinela_model::payload::{MessageKind, RejectReason, decode_object, parse_object};
 use centinela_model::{DeviceId, Scope};
 use centinela_storage::devices;
 use chrono::Utc;
+use dashmap::DashMap;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use uuid::Uuid;
 
 /// What the route needs.
 #[derive(Clone, Debug)]
 pub struct AgentWsState {
     pub runtime: Runtime,
     pub max_payload_bytes: usize,
+    /// Connected agents, through which commands reach them.
+    pub sessions: Sessions,
+}
+
+/// Agents connected over `/ws/agent`; a [`CommandSink`] for the runtime.
+#[derive(Clone, Default)]
+pub struct Sessions(Arc<DashMap<Uuid, Addr<AgentSession>>>);
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("connected", &self.0.len())
+            .finish()
+    }
+}
+
+/// A signed command for the session's agent.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct PushCommand(String);
+
+impl CommandSink for Sessions {
+    fn deliver(&self, device: DeviceId, message: &str) -> bool {
+        let Some(session) = self.0.get(&device.0) else {
+            return false;
+        };
+        // `{"payload","signature"}` becomes `{"type":"command","payload","signature"}`.
+        let mut frame: serde_json::Map<String, Value> = match serde_json::from_str(message) {
+            Ok(Value::Object(map)) => map,
+            _ => return false,
+        };
+        frame.insert("type".into(), Value::from("command"));
+        session.do_send(PushCommand(Value::Object(frame).to_string()));
+        true
+    }
 }
 
 /// Registers `/ws/agent`.
@@ -67,6 +106,7 @@ async fn connect(
         device: DeviceId(identity.id),
         runtime: state.runtime.clone(),
         limit: state.max_payload_bytes,
+        sessions: state.sessions.clone(),
     };
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(state.max_payload_bytes.saturating_mul(2))
@@ -74,14 +114,34 @@ async fn connect(
 }
 
 /// One agent connection.
-struct AgentSession {
+pub struct AgentSession {
     device: DeviceId,
     runtime: Runtime,
     limit: usize,
+    sessions: Sessions,
 }
 
 impl Actor for AgentSession {
     type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // The newest connection of a device receives its commands.
+        self.sessions.0.insert(self.device.0, ctx.address());
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        let me = ctx.address();
+        self.sessions
+            .0
+            .remove_if(&self.device.0, |_, addr| *addr == me);
+    }
+}
+
+impl Handler<PushCommand> for AgentSession {
+    type Result = ();
+    fn handle(&mut self, msg: PushCommand, ctx: &mut Self::Context) {
+        ctx.text(msg.0);
+    }
 }
 
 impl AgentSession {
@@ -123,7 +183,7 @@ impl AgentSession {
                         }
                     }
                     Err(refused) => {
-                        ctx.text(json!({"type": "error", "error": refused.label(), "message": refused.to_string()}).to_string());
+                        ctx.text(json!({"type": "error", "id": id, "error": refused.label(), "message": refused.to_string()}).to_string());
                     }
                 }),
         );

@@ -13,6 +13,7 @@
 //! see `../shared/docs/DEPENDENCIES.md` §3.
 
 pub mod auth;
+pub mod commands;
 pub mod consumer;
 
 use crate::pki::CertificateAuthority;
@@ -187,6 +188,9 @@ pub async fn start(
     let (link_tx, link_rx) = broker
         .link("centinela-engine")
         .map_err(|e| BrokerError::Link(e.to_string()))?;
+    let (commands_tx, commands_rx) = broker
+        .link("centinela-commands")
+        .map_err(|e| BrokerError::Link(e.to_string()))?;
     let meters = broker
         .meters()
         .map_err(|e| BrokerError::Link(e.to_string()))?;
@@ -212,6 +216,11 @@ pub async fn start(
     )
     .map_err(|e| BrokerError::Link(e.to_string()))?;
     consumer::spawn_meters(meters, alerts, runtime.telemetry().clone());
+    let sink = commands::spawn(commands_tx, commands_rx).map_err(|source| BrokerError::Files {
+        path: "thread".into(),
+        source,
+    })?;
+    runtime.add_command_sink(std::sync::Arc::new(sink));
     wait_listening(settings.listen).await?;
     Ok(BrokerHandle {
         up: Arc::new(AtomicBool::new(true)),
