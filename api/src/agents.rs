@@ -58,3 +58,80 @@ pub async fn certificate(
         "mqtt": state.mqtt,
     })))
 }
+
+/// `POST /api/agents/enroll` body.
+#[derive(Debug, Deserialize)]
+pub struct EnrollBody {
+    pub site_key: String,
+    pub hostname: String,
+    pub hardware: Option<serde_json::Value>,
+}
+
+/// `POST /api/agents/enroll`: an agent trades its site's key for a device of that site. The
+/// site key is a credential: unknown keys answer 404 and count towards a per-address limit
+/// (429), like failed logins.
+pub async fn enroll(
+    req: HttpRequest,
+    state: web::Data<ApiState>,
+    body: web::Json<EnrollBody>,
+) -> Result<HttpResponse, ApiError> {
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    let limiter_key = format!("enroll:{peer}");
+    crate::passwords::check_not_limited(&limiter_key)?;
+    let hostname = crate::tenants::validate_name("hostname", &body.hostname)?;
+    let mut tx = state.runtime.store().begin(Scope::All).await?;
+    let Some(site) = centinela_storage::sites::by_site_key(&mut tx, body.site_key.trim()).await?
+    else {
+        crate::passwords::record_failure(&limiter_key);
+        return Err(ApiError::NotFound);
+    };
+    crate::devices::ensure_plan_room(&mut tx, site.tenant_id).await?;
+    if centinela_storage::tenants::get(&mut tx, site.tenant_id)
+        .await?
+        .status
+        == "suspended"
+    {
+        return Err(ApiError::TenantSuspended);
+    }
+    let (device, token) =
+        devices::create(&mut tx, site.tenant_id, site.id, &hostname, "agent").await?;
+    let heartbeat = i32::try_from(state.agents.heartbeat_s).unwrap_or(30);
+    devices::set_heartbeat(&mut tx, device.id, heartbeat).await?;
+    if let Some(hardware) = &body.hardware {
+        devices::set_inventory(&mut tx, device.id, hardware, chrono::Utc::now()).await?;
+    }
+    let details = json!({"hostname": hostname, "site_id": site.id, "peer": peer});
+    audit::record(
+        &mut tx,
+        Some(site.tenant_id),
+        None,
+        "agent.enroll",
+        "device",
+        &device.id.to_string(),
+        details,
+    )
+    .await?;
+    commit(tx).await?;
+    if let Err(error) = state.runtime.register_device(device.id).await {
+        tracing::warn!(device_id = %device.id, %error, "Device actor did not start; it will start on first contact.");
+    }
+    tracing::info!(tenant_id = %site.tenant_id, device_id = %device.id, "Agent enrolled.");
+    let info = req.connection_info();
+    let ws_scheme = if info.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let ws_url = format!("{ws_scheme}://{}/ws/agent", info.host());
+    Ok(HttpResponse::Created().json(json!({
+        "device_id": device.id,
+        "device_key": device.device_key,
+        "device_token": token,
+        "mqtt": state.mqtt,
+        "ws_url": ws_url,
+        "intervals": state.agents,
+        "command_public_key": state.command_signer.public_key_base64(),
+    })))
+}

@@ -126,7 +126,10 @@ fn ensure_may_set_router(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// 402 when the tenant's plan has no room for another device.
-async fn ensure_plan_room(conn: &mut PgConnection, tenant: Uuid) -> Result<(), ApiError> {
+pub(crate) async fn ensure_plan_room(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+) -> Result<(), ApiError> {
     let plan = tenants::get(conn, tenant).await?.plan;
     let limit = PLANS.iter().find(|(p, _)| *p == plan).and_then(|(_, l)| *l);
     let Some(limit) = limit else { return Ok(()) };

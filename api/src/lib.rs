@@ -14,7 +14,8 @@
 //!   roles, suspended tenants) applied on top of row-level security.
 //! - Resources, one module each: [`auth`], [`tenants`], [`sites`], [`devices`] (+
 //!   [`device_metrics`], [`device_logs`], [`routers`] for a router's connection settings),
-//!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (certificates).
+//!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (enrollment,
+//!   certificates), [`scripts`] (remote scripts, approval, signed runs).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` (built from one route
 //!   table). [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
 //!
@@ -38,6 +39,7 @@ pub mod noc;
 pub mod ops;
 pub mod passwords;
 pub mod routers;
+pub mod scripts;
 pub mod sites;
 pub mod state;
 pub mod tenants;
@@ -48,7 +50,10 @@ pub mod tokens;
 pub use caller::Caller;
 pub use error::ApiError;
 pub use passwords::hash_password;
-pub use state::{ApiState, AuthConfig, CertificateSigner, CredentialSealer, MqttEndpoint};
+pub use state::{
+    AgentSettings, ApiState, AuthConfig, CertificateSigner, CommandSigner, CredentialSealer,
+    MqttEndpoint,
+};
 
 use actix_web::web;
 
@@ -100,7 +105,17 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .route("/alerts/{id}/status", web::patch().to(alerts::set_status))
         .route("/tickets", web::get().to(tickets::list))
         .route("/tickets/{id}", web::get().to(tickets::get))
-        .route("/agents/certificate", web::post().to(agents::certificate));
+        .route("/agents/certificate", web::post().to(agents::certificate))
+        .route("/agents/enroll", web::post().to(agents::enroll))
+        .route("/scripts", web::get().to(scripts::list))
+        .route("/scripts", web::post().to(scripts::create))
+        .route("/scripts/{id}", web::get().to(scripts::get))
+        .route("/scripts/{id}", web::patch().to(scripts::patch))
+        .route("/scripts/{id}", web::delete().to(scripts::delete))
+        .route("/scripts/{id}/approve", web::post().to(scripts::approve))
+        .route("/scripts/{id}/run", web::post().to(scripts::run))
+        .route("/script-runs", web::get().to(scripts::list_runs))
+        .route("/script-runs/{id}", web::get().to(scripts::get_run));
 }
 
 fn json_error(error: actix_web::error::JsonPayloadError) -> ApiError {

@@ -119,6 +119,32 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "Sign an agent's CSR (device token auth)",
     ),
     (
+        "/api/agents/enroll",
+        "post",
+        "Enroll an agent with its site key; returns its device, token, broker and command key",
+    ),
+    ("/api/scripts", "get", "Scripts usable for a tenant"),
+    ("/api/scripts", "post", "Store a script (unapproved)"),
+    ("/api/scripts/{id}", "get", "One script"),
+    (
+        "/api/scripts/{id}",
+        "patch",
+        "Change a script (withdraws its approval)",
+    ),
+    ("/api/scripts/{id}", "delete", "Delete a script"),
+    (
+        "/api/scripts/{id}/approve",
+        "post",
+        "Approve a script (MSP admins)",
+    ),
+    (
+        "/api/scripts/{id}/run",
+        "post",
+        "Run an approved script on an agent (signed command)",
+    ),
+    ("/api/script-runs", "get", "Script runs with their results"),
+    ("/api/script-runs/{id}", "get", "One script run"),
+    (
         "/ws/noc",
         "get",
         "NOC WebSocket: live alert, device, ticket and metric events",

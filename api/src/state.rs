@@ -21,6 +21,40 @@ pub struct ApiState {
     pub broker_up: Arc<AtomicBool>,
     /// Seals router credentials under the master key.
     pub sealer: Arc<dyn CredentialSealer>,
+    /// Signs commands to agents (Ed25519); agents get the public key at enrollment.
+    pub command_signer: Arc<dyn CommandSigner>,
+    /// What agents are told at enrollment.
+    pub agents: AgentSettings,
+}
+
+/// Implemented by the engine over its command signing key.
+pub trait CommandSigner: Send + Sync {
+    /// The Ed25519 signature of `payload`.
+    fn sign(&self, payload: &[u8]) -> Vec<u8>;
+    /// The raw 32-byte public key, base64 (standard).
+    fn public_key_base64(&self) -> String;
+}
+
+/// Agent intervals and command lifetime.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AgentSettings {
+    pub telemetry_s: u32,
+    pub heartbeat_s: u32,
+    pub inventory_s: u32,
+    /// How long a command stays valid after it is issued.
+    #[serde(skip)]
+    pub command_ttl: Duration,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings {
+            telemetry_s: 30,
+            heartbeat_s: 30,
+            inventory_s: 86_400,
+            command_ttl: Duration::from_secs(600),
+        }
+    }
 }
 
 /// Implemented by the engine over the master key: router credentials are sealed before they

@@ -6,7 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use centinela_actors::{Runtime, RuntimeConfig, Telemetry};
 use centinela_api::{
-    ApiState, AuthConfig, CertificateSigner, CredentialSealer, MqttEndpoint, hash_password,
+    AgentSettings, ApiState, AuthConfig, CertificateSigner, CommandSigner, CredentialSealer,
+    MqttEndpoint, hash_password,
 };
 use centinela_model::Scope;
 use centinela_storage::alerts::{self, AlertFacts};
@@ -27,6 +28,20 @@ impl CredentialSealer for TestSealer {
             .bytes()
             .map(|b| b ^ 0x5A)
             .collect()
+    }
+}
+
+/// A stand-in signature (the real Ed25519 signer is the engine's, verified end to end by the
+/// agent): the payload's length, so tests can see what was signed.
+pub struct TestCommandSigner;
+
+impl CommandSigner for TestCommandSigner {
+    fn sign(&self, payload: &[u8]) -> Vec<u8> {
+        payload.len().to_be_bytes().to_vec()
+    }
+
+    fn public_key_base64(&self) -> String {
+        "dGVzdC1wdWJsaWMta2V5".into()
     }
 }
 
@@ -69,6 +84,8 @@ pub async fn state() -> ApiState {
         },
         broker_up: Arc::new(AtomicBool::new(true)),
         sealer: Arc::new(TestSealer),
+        command_signer: Arc::new(TestCommandSigner),
+        agents: AgentSettings::default(),
     }
 }
 
