@@ -26,7 +26,8 @@ pub enum AdminCommand {
         #[arg(long)]
         tenant: Option<Uuid>,
     },
-    /// Re-encrypts the CA key and every router's credentials under a new master key, read
+    /// Re-encrypts the CA key, the command signing key and every router's credentials under a
+    /// new master key, read
     /// (base64 of 32 bytes) from standard input; the current key comes from the configuration.
     /// All or nothing: one transaction. Afterwards, set the new key in the configuration.
     RotateMasterKey,
@@ -96,6 +97,19 @@ async fn rotate_master_key(settings: &Settings) -> Result<(), Failure> {
             .await
             .context("cannot store the CA key")?;
     }
+    if let Some((_, sealed)) = centinela_storage::scripts::signing_key(&mut tx)
+        .await
+        .context("cannot read the command key")?
+    {
+        let secret = current.decrypt(&sealed).map_err(|_| {
+            anyhow!(
+                "the command signing key does not open with the current key; nothing was changed"
+            )
+        })?;
+        centinela_storage::scripts::reseal_signing_key(&mut tx, &new.encrypt(&secret))
+            .await
+            .context("cannot store the command key")?;
+    }
     let routers = routers::all(&mut tx)
         .await
         .context("cannot read the routers")?;
@@ -108,7 +122,7 @@ async fn rotate_master_key(settings: &Settings) -> Result<(), Failure> {
     }
     tx.commit().await.context("database")?;
     println!(
-        "re-encrypted the CA key and {} router credential(s); now set secrets.master_key (CENTINELA_SECRETS__MASTER_KEY) to the new key and restart",
+        "re-encrypted the CA key, the command signing key and {} router credential(s); now set secrets.master_key (CENTINELA_SECRETS__MASTER_KEY) to the new key and restart",
         routers.len()
     );
     Ok(())

@@ -32,6 +32,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub engine: EngineSettings,
     pub routeros: RouterOsSettings,
+    pub agents: AgentSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +201,54 @@ impl RouterOsSettings {
             secs("connect_timeout_s", self.connect_timeout_s, 0.1)?,
             secs("command_timeout_s", self.command_timeout_s, 0.1)?,
         ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSettings {
+    /// Seconds between telemetry messages (told to agents at enrollment).
+    pub telemetry_s: u32,
+    /// Seconds between heartbeats (told to agents at enrollment).
+    pub heartbeat_s: u32,
+    /// Seconds between inventories (told to agents at enrollment).
+    pub inventory_s: u32,
+    /// An agent silent for this many heartbeat intervals goes offline.
+    pub offline_multiple: u32,
+    /// Seconds a command stays valid after it is issued.
+    pub command_ttl_s: u32,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings {
+            telemetry_s: 30,
+            heartbeat_s: 30,
+            inventory_s: 86_400,
+            offline_multiple: 3,
+            command_ttl_s: 600,
+        }
+    }
+}
+
+impl AgentSettings {
+    /// Checked values, or the error naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let checks = [
+            ("telemetry_s", self.telemetry_s, 1, 86_400),
+            ("heartbeat_s", self.heartbeat_s, 1, 86_400),
+            ("inventory_s", self.inventory_s, 60, 7 * 86_400),
+            ("offline_multiple", self.offline_multiple, 2, 100),
+            ("command_ttl_s", self.command_ttl_s, 10, 86_400),
+        ];
+        for (key, value, min, max) in checks {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError(format!(
+                    "agents.{key} must be between {min} and {max}"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

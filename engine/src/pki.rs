@@ -3,7 +3,7 @@
 
 use crate::Failure;
 use anyhow::Context;
-use centinela_api::{CertificateSigner, CredentialSealer};
+use centinela_api::{CertificateSigner, CommandSigner, CredentialSealer};
 use centinela_ingest::pki::{CertificateAuthority, MasterKey, StoredCa};
 use centinela_ingest::routeros::credentials::RouterCredentials;
 use centinela_storage::Store;
@@ -70,4 +70,69 @@ impl CredentialSealer for Sealer {
         }
         .seal(&self.0)
     }
+}
+
+/// The engine's Ed25519 key for signing commands to agents.
+pub struct CommandKey(ed25519_dalek::SigningKey);
+
+impl CommandSigner for CommandKey {
+    fn sign(&self, payload: &[u8]) -> Vec<u8> {
+        use ed25519_dalek::Signer as _;
+        self.0.sign(payload).to_bytes().to_vec()
+    }
+
+    fn public_key_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(self.0.verifying_key().to_bytes())
+    }
+}
+
+/// Loads (or creates, once) the command signing key; its private half is sealed under the
+/// master key like the CA's.
+pub async fn load_or_create_command_key(
+    store: &Store,
+    key: &MasterKey,
+) -> Result<Arc<CommandKey>, Failure> {
+    use rand::RngCore as _;
+    let mut tx = store
+        .begin(centinela_model::Scope::All)
+        .await
+        .context("database")?;
+    let stored = match centinela_storage::scripts::signing_key(&mut tx)
+        .await
+        .context("cannot read the command key")?
+    {
+        Some(found) => found,
+        None => {
+            let mut secret = [0u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            let signing = ed25519_dalek::SigningKey::from_bytes(&secret);
+            let public = signing.verifying_key().to_bytes();
+            tracing::info!("Created the engine's command signing key.");
+            centinela_storage::scripts::store_signing_key_if_absent(
+                &mut tx,
+                &public,
+                &key.encrypt(&secret),
+            )
+            .await
+            .context("cannot store the command key")?
+        }
+    };
+    tx.commit().await.context("database")?;
+    let secret = key.decrypt(&stored.1).map_err(|e| {
+        Failure::Config(format!(
+            "configuration error: secrets.master_key (CENTINELA_SECRETS__MASTER_KEY) cannot unseal the command signing key: {e}"
+        ))
+    })?;
+    let secret: [u8; 32] = secret
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the stored command key is damaged"))?;
+    let signing = ed25519_dalek::SigningKey::from_bytes(&secret);
+    if signing.verifying_key().to_bytes().as_slice() != stored.0.as_slice() {
+        return Err(
+            anyhow::anyhow!("the stored command key does not match its public half").into(),
+        );
+    }
+    Ok(Arc::new(CommandKey(signing)))
 }

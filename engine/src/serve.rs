@@ -6,7 +6,7 @@ use crate::{Failure, admin, pki};
 use anyhow::Context;
 use centinela_actors::writer::WriterConfig;
 use centinela_actors::{Runtime, RuntimeConfig, Telemetry};
-use centinela_api::{ApiState, AuthConfig, MqttEndpoint};
+use centinela_api::{AgentSettings, ApiState, AuthConfig, MqttEndpoint};
 use centinela_ingest::agent_ws::{self, AgentWsState};
 use centinela_ingest::mqtt::{self, MqttSettings};
 use centinela_ingest::pki::MasterKey;
@@ -47,7 +47,9 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         )));
     };
     maintain_metrics(&store, &settings).await?;
+    settings.agents.validate()?;
     let ca = pki::load_or_create(&store, &master_key).await?;
+    let command_key = pki::load_or_create_command_key(&store, &master_key).await?;
     let telemetry = Arc::new(Telemetry::new());
     let runtime = Runtime::start(store.clone(), telemetry, runtime_config(&settings))
         .await
@@ -73,11 +75,21 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         },
         broker_up: broker.up.clone(),
         sealer: Arc::new(pki::Sealer(master_key.clone())),
+        command_signer: command_key,
+        agents: AgentSettings {
+            telemetry_s: settings.agents.telemetry_s,
+            heartbeat_s: settings.agents.heartbeat_s,
+            inventory_s: settings.agents.inventory_s,
+            command_ttl: Duration::from_secs(u64::from(settings.agents.command_ttl_s)),
+        },
     };
+    let sessions = agent_ws::Sessions::default();
+    runtime.add_command_sink(Arc::new(sessions.clone()));
     let fleet = routeros_ingest::start(runtime.clone(), master_key.clone(), poller_settings);
     let ws_state = AgentWsState {
         runtime: runtime.clone(),
         max_payload_bytes: settings.mqtt.max_payload_bytes,
+        sessions,
     };
     let server = actix_web::HttpServer::new(move || {
         let ws_state = ws_state.clone();
@@ -116,6 +128,11 @@ fn runtime_config(settings: &Settings) -> RuntimeConfig {
             batch_rows: settings.storage.batch_rows.max(1),
             flush_interval: Duration::from_millis(settings.storage.flush_interval_ms.max(1)),
             ..WriterConfig::default()
+        },
+        presence: centinela_actors::PresenceConfig {
+            default_heartbeat: Duration::from_secs(u64::from(settings.agents.heartbeat_s.max(1))),
+            multiple: settings.agents.offline_multiple.max(2),
+            ..centinela_actors::PresenceConfig::default()
         },
     }
 }
