@@ -1,6 +1,7 @@
 //! End to end, on real parts: the `centinela` binary on a fresh PostgreSQL database, real HTTP,
 //! WebSocket and MQTT/TLS clients over loopback.
 
+mod agents;
 mod harness;
 mod mqtt;
 mod routers;
@@ -14,6 +15,13 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An HTTP client. reqwest is built with rustls in this workspace (the agent enables it) but
+/// without a crypto provider: install ring's before the first client, as the binaries do.
+fn http_client() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::new()
+}
 
 async fn login(http: &Client, engine: &Engine, email: &str, password: &str) -> String {
     let res = http
@@ -178,7 +186,7 @@ async fn telemetry_to_alert_to_ticket_end_to_end() {
     let mqtt_port = free_port();
     create_user(&db, "root@example.com", "superadmin", None, "Sup3r-secret!");
     let engine = Engine::start(&db, data.path().to_owned(), mqtt_port);
-    let http = Client::new();
+    let http = http_client();
     let admin = login(&http, &engine, "root@example.com", "Sup3r-secret!").await;
 
     // Tenant A with a device and a critical CPU threshold that opens tickets.

@@ -88,7 +88,7 @@ async fn router_polling_alerts_logs_and_offline_end_to_end() {
         ],
     );
     create_user(&db, "root@msp.test", "superadmin", None, "root-password-1");
-    let http = Client::new();
+    let http = super::http_client();
     let admin = login(&http, &engine, "root@msp.test", "root-password-1").await;
     let (_, tenant) = call(
         &http,
