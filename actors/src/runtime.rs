@@ -560,7 +560,7 @@ impl Runtime {
                 let runtime = Runtime { inner };
                 runtime.sweep_presence();
                 ticks += 1;
-                if ticks % 5 == 0 {
+                if ticks.is_multiple_of(5) {
                     runtime.expire_runs().await;
                 }
             }

@@ -37,7 +37,7 @@ pub struct NewScript {
 }
 
 pub async fn create(conn: &mut PgConnection, new: &NewScript) -> Result<Script> {
-    Ok(sqlx::query_as(sqlf!(
+    sqlx::query_as(sqlf!(
         "INSERT INTO scripts (id, tenant_id, name, interpreter, body, timeout_s, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {SCRIPT}"
     ))
@@ -50,7 +50,7 @@ pub async fn create(conn: &mut PgConnection, new: &NewScript) -> Result<Script> 
     .bind(new.created_by)
     .fetch_one(conn)
     .await
-    .map_err(StorageError::classify)?)
+    .map_err(StorageError::classify)
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Script> {
@@ -153,7 +153,7 @@ pub async fn create_run(
     requested_by: Uuid,
     expires_at: DateTime<Utc>,
 ) -> Result<ScriptRun> {
-    Ok(sqlx::query_as(sqlf!(
+    sqlx::query_as(sqlf!(
         "INSERT INTO script_runs (id, tenant_id, device_id, script_id, script_name, requested_by, expires_at, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent') RETURNING {RUN}"
     ))
@@ -166,7 +166,7 @@ pub async fn create_run(
     .bind(expires_at)
     .fetch_one(conn)
     .await
-    .map_err(StorageError::classify)?)
+    .map_err(StorageError::classify)
 }
 
 pub async fn get_run(conn: &mut PgConnection, id: Uuid) -> Result<ScriptRun> {
@@ -212,7 +212,7 @@ pub async fn finish_run(
     result: &RunResult,
 ) -> Result<Option<ScriptRun>> {
     let clean = |s: &str| s.replace('\0', "");
-    Ok(sqlx::query_as(sqlf!(
+    sqlx::query_as(sqlf!(
         "UPDATE script_runs SET status = $3, exit_code = $4, stdout = $5, stderr = $6,
              duration_ms = $7, reason = $8, finished_at = now()
          WHERE id = $1 AND device_id = $2 AND status = 'sent' RETURNING {RUN}"
@@ -227,7 +227,7 @@ pub async fn finish_run(
     .bind(result.reason.as_deref().map(clean))
     .fetch_optional(conn)
     .await
-    .map_err(StorageError::classify)?)
+    .map_err(StorageError::classify)
 }
 
 /// Marks pending runs past their expiry as expired; returns them.
