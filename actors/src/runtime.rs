@@ -300,6 +300,7 @@ impl Runtime {
             .inner
             .device_changes
             .send(DeviceChange::Removed(device));
+        self.inner.presence.forget(device);
         self.inner.registry.remove(&device);
         self.inner
             .telemetry
@@ -379,6 +380,21 @@ impl Runtime {
                     .await
                     .map_err(|_| IngestError::Stopped)?;
                 self.evaluate(&entry, samples).await?;
+            }
+            AgentMessage::Heartbeat { ts, dropped } if dropped > 0 => {
+                // The agent's disk queue overflowed during an outage: say so where technicians
+                // look (the device's log), once per report.
+                let line = LogLine {
+                    ts,
+                    tenant_id: entry.tenant_id,
+                    device_id: device.0,
+                    level: "warning".into(),
+                    source: "agent".into(),
+                    message: format!(
+                        "El agente descartó {dropped} mensajes antiguos de su cola local por falta de espacio durante una desconexión."
+                    ),
+                };
+                writer.line(line).await.map_err(|_| IngestError::Stopped)?;
             }
             AgentMessage::Heartbeat { .. } => {}
             AgentMessage::Inventory { inventory } => {

@@ -134,6 +134,18 @@ async fn record(
     Ok(())
 }
 
+/// Scripts as a caller may see them: tenant roles get everything but the body (MSP scripts
+/// can embed operational details; running one does not require reading it).
+fn view(script: &Script, caller: &Caller) -> serde_json::Value {
+    let mut value = serde_json::to_value(script).unwrap_or_default();
+    if !caller.is_staff()
+        && let Some(map) = value.as_object_mut()
+    {
+        map.remove("body");
+    }
+    value
+}
+
 /// `GET /api/scripts?tenant_id=`.
 pub async fn list(
     state: web::Data<ApiState>,
@@ -144,7 +156,8 @@ pub async fn list(
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let all = scripts::list(&mut tx, tenant).await?;
     commit(tx).await?;
-    Ok(HttpResponse::Ok().json(all))
+    let views: Vec<_> = all.iter().map(|s| view(s, &caller)).collect();
+    Ok(HttpResponse::Ok().json(views))
 }
 
 /// `GET /api/scripts/{id}`.
@@ -156,7 +169,7 @@ pub async fn get(
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
     commit(tx).await?;
-    Ok(HttpResponse::Ok().json(script))
+    Ok(HttpResponse::Ok().json(view(&script, &caller)))
 }
 
 /// `POST /api/scripts` (staff): stored unapproved.
@@ -266,16 +279,27 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /api/scripts/{id}/approve` (MSP admins): records who approved and when.
+/// `POST /api/scripts/{id}/approve` body: the `updated_at` of the version the admin reviewed.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    pub updated_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// `POST /api/scripts/{id}/approve {updated_at?}` (MSP admins): records who approved and when.
+/// With `updated_at` (what the admin reviewed), a script changed in the meantime answers 409
+/// instead of approving a body nobody read.
 pub async fn approve(
     state: web::Data<ApiState>,
     caller: Caller,
     id: web::Path<Uuid>,
+    body: Option<web::Json<ApproveBody>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.ensure_msp_admin()?;
+    let seen = body.and_then(|b| b.into_inner().updated_at);
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
-    let approved = scripts::approve(&mut tx, script.id, caller.user_id).await?;
+    let approved = scripts::approve(&mut tx, script.id, caller.user_id, seen).await?;
     record(
         &mut tx,
         &caller,

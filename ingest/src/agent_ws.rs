@@ -6,7 +6,7 @@
 //! `{"type":"error","error":<reason>,"message":...}` and nothing else is affected. A message
 //! carrying an `id` is acknowledged with `{"type":"ack","id":...}` once the engine has it.
 
-use crate::dispatch::deliver;
+use crate::dispatch::{Refused, deliver};
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
@@ -182,8 +182,19 @@ impl AgentSession {
                             ctx.text(json!({"type": "ack", "id": id}).to_string());
                         }
                     }
-                    Err(refused) => {
+                    // A payload refusal is final: the id tells the agent to drop the item.
+                    Err(refused @ Refused::Payload(_)) => {
                         ctx.text(json!({"type": "error", "id": id, "error": refused.label(), "message": refused.to_string()}).to_string());
+                    }
+                    // The engine could not take it now (shutting down, database trouble): no
+                    // id, and the connection closes, so the agent keeps the item and resends.
+                    Err(refused) => {
+                        ctx.text(json!({"type": "error", "error": refused.label(), "message": refused.to_string()}).to_string());
+                        ctx.close(Some(ws::CloseReason {
+                            code: ws::CloseCode::Again,
+                            description: Some("try again later".into()),
+                        }));
+                        ctx.stop();
                     }
                 }),
         );

@@ -131,11 +131,21 @@ pub struct DeviceEvent {
 /// A decoded message.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AgentMessage {
-    Telemetry { samples: Vec<Sample> },
-    Heartbeat { ts: DateTime<Utc> },
-    Inventory { inventory: Value },
+    Telemetry {
+        samples: Vec<Sample>,
+    },
+    Heartbeat {
+        ts: DateTime<Utc>,
+        /// Items the agent had to drop from its full local queue since its last heartbeat.
+        dropped: u64,
+    },
+    Inventory {
+        inventory: Value,
+    },
     Event(DeviceEvent),
-    CommandResult { result: Value },
+    CommandResult {
+        result: Value,
+    },
 }
 
 /// Splits `/tenants/{device_key}/{kind}` into the device and the message kind.
@@ -193,7 +203,10 @@ pub fn decode_object(
     };
     match kind {
         MessageKind::Telemetry => decode_telemetry(object, ts),
-        MessageKind::Heartbeat => Ok(AgentMessage::Heartbeat { ts }),
+        MessageKind::Heartbeat => Ok(AgentMessage::Heartbeat {
+            ts,
+            dropped: object.get("dropped").and_then(Value::as_u64).unwrap_or(0),
+        }),
         MessageKind::Inventory => Ok(AgentMessage::Inventory {
             inventory: Value::Object(object.clone()),
         }),

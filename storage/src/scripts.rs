@@ -99,16 +99,32 @@ pub async fn update(
     .ok_or(StorageError::NotFound)
 }
 
-pub async fn approve(conn: &mut PgConnection, id: Uuid, by: Uuid) -> Result<Script> {
-    sqlx::query_as(sqlf!(
+/// Approves the script as it is — or, given `seen` (the `updated_at` the approver reviewed),
+/// only if it has not changed since (`Conflict` otherwise).
+pub async fn approve(
+    conn: &mut PgConnection,
+    id: Uuid,
+    by: Uuid,
+    seen: Option<DateTime<Utc>>,
+) -> Result<Script> {
+    let approved: Option<Script> = sqlx::query_as(sqlf!(
         "UPDATE scripts SET approved_by = $2, approved_at = now(), updated_at = now()
-         WHERE id = $1 RETURNING {SCRIPT}"
+         WHERE id = $1 AND ($3::timestamptz IS NULL OR updated_at = $3) RETURNING {SCRIPT}"
     ))
     .bind(id)
     .bind(by)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(StorageError::NotFound)
+    .bind(seen)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match approved {
+        Some(script) => Ok(script),
+        None => {
+            get(conn, id).await?;
+            Err(StorageError::Conflict(
+                "the script changed after it was reviewed; review it again".into(),
+            ))
+        }
+    }
 }
 
 pub async fn delete(conn: &mut PgConnection, id: Uuid) -> Result<()> {
@@ -154,8 +170,8 @@ pub async fn create_run(
     expires_at: DateTime<Utc>,
 ) -> Result<ScriptRun> {
     sqlx::query_as(sqlf!(
-        "INSERT INTO script_runs (id, tenant_id, device_id, script_id, script_name, requested_by, expires_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent') RETURNING {RUN}"
+        "INSERT INTO script_runs (id, tenant_id, device_id, script_id, script_name, requested_by, expires_at, status, timeout_s)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8) RETURNING {RUN}"
     ))
     .bind(id)
     .bind(device.1)
@@ -164,6 +180,7 @@ pub async fn create_run(
     .bind(&script.name)
     .bind(requested_by)
     .bind(expires_at)
+    .bind(script.timeout_s)
     .fetch_one(conn)
     .await
     .map_err(StorageError::classify)
@@ -203,8 +220,9 @@ pub struct RunResult {
     pub reason: Option<String>,
 }
 
-/// Stores the result of a pending run of this device; `None` if there is no such pending run
-/// (unknown id, another device's run, already finished: a replayed or forged result).
+/// Stores the result of a pending (or expired: the script may have run late, or its result
+/// waited in the agent's queue) run of this device; `None` if there is no such run (unknown id,
+/// another device's run, already finished: a replayed or forged result).
 pub async fn finish_run(
     conn: &mut PgConnection,
     id: Uuid,
@@ -215,7 +233,7 @@ pub async fn finish_run(
     sqlx::query_as(sqlf!(
         "UPDATE script_runs SET status = $3, exit_code = $4, stdout = $5, stderr = $6,
              duration_ms = $7, reason = $8, finished_at = now()
-         WHERE id = $1 AND device_id = $2 AND status = 'sent' RETURNING {RUN}"
+         WHERE id = $1 AND device_id = $2 AND status IN ('sent', 'expired') RETURNING {RUN}"
     ))
     .bind(id)
     .bind(device)
@@ -230,12 +248,14 @@ pub async fn finish_run(
     .map_err(StorageError::classify)
 }
 
-/// Marks pending runs past their expiry as expired; returns them.
+/// Marks pending runs as expired once nothing can be running any more: past the command's
+/// expiry plus the script's timeout and a minute of grace. Returns them.
 pub async fn expire_runs(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Vec<ScriptRun>> {
     Ok(sqlx::query_as(sqlf!(
         "UPDATE script_runs SET status = 'expired', finished_at = $1,
              reason = 'the agent did not answer before the command expired'
-         WHERE status = 'sent' AND expires_at < $1 RETURNING {RUN}"
+         WHERE status = 'sent'
+           AND expires_at + make_interval(secs => timeout_s + 60) < $1 RETURNING {RUN}"
     ))
     .bind(now)
     .fetch_all(conn)

@@ -175,9 +175,30 @@ async fn scripts_need_approval_and_runs_are_signed_delivered_and_finished_once()
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "technicians cannot approve");
+    // An admin who reviewed an older version cannot approve what changed since.
+    let reviewed = script["updated_at"].clone();
+    let req = authed(
+        TestRequest::patch().uri(&format!("/api/scripts/{id}")),
+        &tec,
+    )
+    .set_json(json!({"body": "echo limpio"}))
+    .to_request();
+    let (_, script) = send(&app, req).await;
+    let stale = json!({"updated_at": reviewed});
+    let (status, _) = send(
+        &app,
+        post(&admin, &format!("/api/scripts/{id}/approve"), stale),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "approving a body nobody reviewed"
+    );
+    let seen = json!({"updated_at": script["updated_at"]});
     let (status, approved) = send(
         &app,
-        post(&admin, &format!("/api/scripts/{id}/approve"), json!({})),
+        post(&admin, &format!("/api/scripts/{id}/approve"), seen),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -185,6 +206,17 @@ async fn scripts_need_approval_and_runs_are_signed_delivered_and_finished_once()
 
     let (status, _) = send(&app, post(&requester, &run_uri, json!({"device_id": pc}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let req = authed(TestRequest::get().uri("/api/scripts"), &requester).to_request();
+    let (status, listed) = send(&app, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        listed[0]["name"], "Limpiar temporales",
+        "global scripts are listed for tenants"
+    );
+    assert!(
+        listed[0].get("body").is_none(),
+        "but their bodies are staff-only"
+    );
     let (status, _) = send(&app, post(&b, &run_uri, json!({"device_id": pc}))).await;
     assert_eq!(
         status,
@@ -265,4 +297,31 @@ async fn scripts_need_approval_and_runs_are_signed_delivered_and_finished_once()
     )
     .to_request();
     assert_eq!(send(&app, req).await.0, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn a_heartbeat_reporting_dropped_items_leaves_a_line_in_the_device_log() {
+    let state = state().await;
+    let store = state.runtime.store().clone();
+    let (tenant, site) = tenant_with_site(&store, "A", "pro").await;
+    user(&store, "tec@msp.test", "Secreto123!", "technician", None).await;
+    let (pc, _) = device(&store, tenant, site, "PC-1").await;
+    let heartbeat = AgentMessage::Heartbeat {
+        ts: chrono::Utc::now(),
+        dropped: 42,
+    };
+    state.runtime.ingest(DeviceId(pc), heartbeat).await.unwrap();
+    state.runtime.writer().flush().await.unwrap();
+    let app = app!(state);
+    let tec = login!(app, "tec@msp.test", "Secreto123!");
+    let req = authed(
+        TestRequest::get().uri(&format!("/api/devices/{pc}/logs")),
+        &tec,
+    )
+    .to_request();
+    let (_, logs) = send(&app, req).await;
+    let lines = logs["logs"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{logs}");
+    assert!(lines[0]["message"].as_str().unwrap().contains("42"));
+    assert_eq!(lines[0]["level"], "warning");
 }

@@ -8,7 +8,7 @@ use super::harness::{Engine, MASTER_KEY, create_user, free_port, rotate_master_k
 use super::{Ws, call, eventually, items, login, noc};
 use centinela_routeros_sim::{RouterVersion, Scenario, SimConfig, SimHandle};
 use futures_util::StreamExt;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -78,8 +78,21 @@ async fn handle(runtime: &Runtime, topic: &[u8], payload: &[u8], limit: usize) {
             return;
         }
     };
-    let decoded = decode(kind, payload, limit, Utc::now());
-    let _ = deliver(runtime, "mqtt", device, kind, decoded).await;
+    // The broker has already acknowledged the publish (QoS 1 is agent → broker): a temporary
+    // failure of the engine is retried here, holding the link so the broker's flow control
+    // slows the device instead of the message being lost.
+    let mut backoff = std::time::Duration::from_millis(100);
+    for attempt in 1..=8 {
+        let decoded = decode(kind, payload, limit, Utc::now());
+        match deliver(runtime, "mqtt", device, kind, decoded).await {
+            Err(crate::dispatch::Refused::Storage(error)) if attempt < 8 => {
+                tracing::warn!(%device, attempt, %error, "Retrying an MQTT message the engine could not store.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+            }
+            _ => return,
+        }
+    }
 }
 
 /// Mirrors the router's meters and alerts into the engine's counters.
