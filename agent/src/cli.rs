@@ -32,6 +32,10 @@ pub enum Command {
         /// Name to register (default: this host's name).
         #[arg(long)]
         hostname: Option<String>,
+        /// Allow plain `http://` to a non-loopback server. The command key and the CA are
+        /// learned at enrollment: over plain HTTP anyone on the path could replace them.
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Run the agent in the foreground.
     Run {

@@ -66,6 +66,31 @@ pub struct EnrollClient {
     server: String,
 }
 
+/// Refuses plain `http://` to anything but a loopback address unless explicitly allowed: the
+/// command signing key and the CA come back in the answer, and whoever could change them could
+/// run anything on this machine.
+pub fn check_transport(server: &str, allow_insecure: bool) -> anyhow::Result<()> {
+    let Some(rest) = server.strip_prefix("http://") else {
+        return Ok(());
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = host
+        .rsplit_once(':')
+        .filter(|(h, port)| !h.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback || allow_insecure {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to enroll over plain http:// with {host}: use https://, or --insecure-http on a network you trust"
+    )
+}
+
 impl EnrollClient {
     /// A client for the engine at `server` (e.g. `http://127.0.0.1:8080`).
     pub fn new(server: &str) -> Result<Self, EnrollError> {
@@ -193,6 +218,17 @@ mod tests {
             error_for(500, b"boom"),
             EnrollError::Server { status: 500, ref message } if message == "boom"
         ));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed() {
+        assert!(check_transport("https://noc.example.com", false).is_ok());
+        assert!(check_transport("http://127.0.0.1:8080", false).is_ok());
+        assert!(check_transport("http://localhost:8080/", false).is_ok());
+        assert!(check_transport("http://[::1]:8080", false).is_ok());
+        assert!(check_transport("http://noc.example.com", false).is_err());
+        assert!(check_transport("http://10.0.0.5:8080", false).is_err());
+        assert!(check_transport("http://10.0.0.5:8080", true).is_ok());
     }
 
     #[tokio::test]

@@ -83,7 +83,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             server,
             site_key,
             hostname,
+            insecure_http,
         } => {
+            centinela_agent::enroll::check_transport(&server, insecure_http)?;
             let hostname = hostname.unwrap_or_else(centinela_agent::collect::hostname);
             let config = provision::enroll(&config_path, &server, &site_key, &hostname)
                 .await

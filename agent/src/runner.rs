@@ -131,7 +131,19 @@ pub async fn run(
 }
 
 fn verifier(path: &Path, config: &AgentConfig, remote_exec: bool) -> Result<Verifier, RunError> {
-    let store = ReplayStore::open(&AgentConfig::resolve(path, &config.files.replay_store))?;
+    let store_path = AgentConfig::resolve(path, &config.files.replay_store);
+    let store = match ReplayStore::open(&store_path) {
+        Ok(store) => store,
+        // A damaged replay store must not stop monitoring: commands are refused until it is
+        // repaired (a fresh store could let an old command run twice).
+        Err(error) => {
+            tracing::error!(error = %error, path = %store_path.display(), "Remote commands disabled: the replay store is unreadable.");
+            return Ok(Verifier::refusing(
+                &config.device_key,
+                ReplayStore::in_memory(),
+            ));
+        }
+    };
     let key = &config.command_public_key;
     match Verifier::new(key, &config.device_key, remote_exec, store) {
         Ok(verifier) => Ok(verifier),
@@ -143,7 +155,21 @@ fn verifier(path: &Path, config: &AgentConfig, remote_exec: bool) -> Result<Veri
     }
 }
 
+/// Largest item queued: under the engine's 64 KiB payload limit with room for the WebSocket
+/// frame fields. A larger one would be refused by the broker on every attempt and block the
+/// queue behind it forever, so it is dropped here, logged, and never sent.
+const MAX_ITEM_BYTES: usize = 60 * 1024;
+
 async fn push(queue: &SharedQueue, item: QueuedItem) {
+    let size = serde_json::to_vec(&item.body).map_or(usize::MAX, |b| b.len());
+    if size > MAX_ITEM_BYTES {
+        tracing::error!(
+            kind = item.kind.as_str(),
+            size,
+            "Item larger than the engine accepts; dropped."
+        );
+        return;
+    }
     if let Err(error) = queue.push(item).await {
         tracing::error!(error = %error, "Could not store an item in the queue.");
     }

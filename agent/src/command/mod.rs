@@ -159,6 +159,11 @@ impl Verifier {
             Ok(command) => command,
             Err(e) => return refuse(id_hint, format!("malformed command payload: {e}")),
         };
+        if self.replay.contains(&command.command_id.to_string()) {
+            // Never answered: the first delivery's result (already queued) is the answer, and a
+            // "refused" here could reach the engine first and overwrite the real outcome.
+            return refuse(None, "command already received (replay refused)".into());
+        }
         match self.rule_violation(&command, now) {
             Some(reason) => refuse(Some(command.command_id.to_string()), reason),
             None => self.accept(command, now),
@@ -196,8 +201,6 @@ impl Verifier {
             ))
         } else if !(1..=MAX_TIMEOUT_S).contains(&command.script.timeout_s) {
             Some(format!("timeout_s must be 1..={MAX_TIMEOUT_S}"))
-        } else if self.replay.contains(&command.command_id.to_string()) {
-            Some("command already received (replay refused)".into())
         } else {
             None
         }

@@ -34,6 +34,14 @@ pub struct ReplayStore {
 }
 
 impl ReplayStore {
+    /// An empty store that is never written: for a verifier that refuses everything.
+    pub fn in_memory() -> Self {
+        Self {
+            path: PathBuf::new(),
+            seen: BTreeMap::new(),
+        }
+    }
+
     /// Loads the store; a missing file is an empty store, a corrupt one is an error (refusing
     /// every command is safer than forgetting which ones ran).
     pub fn open(path: &Path) -> Result<Self, ReplayError> {

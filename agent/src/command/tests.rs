@@ -136,8 +136,12 @@ fn replay_is_refused_even_after_restart() {
         verifier(dir.path(), true).check(&message, Utc::now()),
         Verdict::Run(_)
     ));
-    let (_, reason) = reason_of(verifier(dir.path(), true).check(&message, Utc::now()));
+    let (id, reason) = reason_of(verifier(dir.path(), true).check(&message, Utc::now()));
     assert!(reason.contains("replay"), "{reason}");
+    assert!(
+        id.is_none(),
+        "a replay is never answered (it could overwrite the real result)"
+    );
 }
 
 #[test]

@@ -79,6 +79,13 @@ impl DiskQueue {
     /// Opens (or creates) the queue in `dir`, recovering what a previous run left.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, QueueError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // Queued command results carry script output: owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_err(dir))?;
+        }
         let state_path = dir.join(STATE_FILE);
         let mut state: QueueState = match std::fs::read(&state_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),

@@ -75,7 +75,14 @@ pub fn encode(records: &[Record]) -> Result<Vec<u8>, serde_json::Error> {
 
 /// Opens a segment for appending, cutting a torn tail at `valid_len` first.
 pub fn open_for_append(path: &Path, valid_len: u64) -> std::io::Result<File> {
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
     if file.metadata()?.len() != valid_len {
         file.set_len(valid_len)?;
         file.sync_all()?;

@@ -115,12 +115,23 @@ impl SimState {
             .map(|i| enroll_one(client, site_key, format!("sim-{}-{i:04}", &prefix[..6])))
             .buffer_unordered(ENROLL_CONCURRENCY);
         while let Some(device) = pending.next().await {
-            self.devices.push(device?);
+            let device = match device {
+                Ok(device) => device,
+                Err(error) => {
+                    // Keep what was enrolled before failing.
+                    self.save(path)?;
+                    return Err(error);
+                }
+            };
+            self.devices.push(device);
             let k = self.devices.len();
             if k == n || k.is_multiple_of(10) {
                 println!("enrolled {k}/{n}");
             }
-            self.save(path)?;
+            // Rewriting the whole file after every device would be quadratic: every 50.
+            if k == n || k.is_multiple_of(50) {
+                self.save(path)?;
+            }
         }
         Ok(())
     }
