@@ -75,7 +75,9 @@ struct Inner {
     telemetry: Arc<Telemetry>,
     config: RuntimeConfig,
     registry: DashMap<Uuid, DeviceEntry>,
-    tenants: DashMap<Uuid, Addr<TenantActor>>,
+    /// Tenant actors by (tenant, lane): a device always maps to the same lane, so its alert
+    /// changes stay in order, and lanes persist in parallel.
+    tenants: DashMap<(Uuid, u8), Addr<TenantActor>>,
     shards: Vec<ArbiterHandle>,
     home: ArbiterHandle,
     hub: Addr<Hub>,
@@ -95,6 +97,11 @@ pub enum DeviceChange {
     Changed(Uuid),
     Removed(Uuid),
 }
+
+/// Alert persistence lanes per tenant. Each lane persists one change at a time (which keeps
+/// "one ticket per alert" race-free, since an alert belongs to one device and a device to one
+/// lane); lanes run in parallel, so a storm of alerts in one big tenant is not serialised.
+const ALERT_LANES: u64 = 8;
 
 /// A cheap, cloneable handle to the running core.
 #[derive(Clone)]
@@ -198,11 +205,14 @@ impl Runtime {
         &shards[(hasher.finish() % shards.len() as u64) as usize]
     }
 
-    fn tenant_actor(&self, tenant: Uuid) -> Addr<TenantActor> {
+    fn tenant_actor(&self, tenant: Uuid, device: Uuid) -> Addr<TenantActor> {
         let inner = &self.inner;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        device.hash(&mut hasher);
+        let lane = (hasher.finish() % ALERT_LANES) as u8;
         inner
             .tenants
-            .entry(tenant)
+            .entry((tenant, lane))
             .or_insert_with(|| {
                 let actor = TenantActor::new(
                     TenantId(tenant),
@@ -231,7 +241,7 @@ impl Runtime {
             identity,
             firing,
         };
-        let tenant = self.tenant_actor(tenant_id);
+        let tenant = self.tenant_actor(tenant_id, id);
         let hub = self.inner.hub.clone();
         let watched = self.inner.watched.clone();
         let capacity = self.inner.config.mailbox_capacity;
@@ -375,11 +385,13 @@ impl Runtime {
                         value: s.value,
                     })
                     .collect();
+                // Alerts first: evaluation is in memory and must never wait behind a storage
+                // backlog; the points then queue for the writer (which may make us wait).
+                self.evaluate(&entry, samples).await?;
                 writer
                     .points(rows)
                     .await
                     .map_err(|_| IngestError::Stopped)?;
-                self.evaluate(&entry, samples).await?;
             }
             AgentMessage::Heartbeat { ts, dropped } if dropped > 0 => {
                 // The agent's disk queue overflowed during an outage: say so where technicians

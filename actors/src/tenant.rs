@@ -1,6 +1,7 @@
-//! The tenant actor: one per tenant. It owns alert → ticket policy and persists every alert
-//! change transactionally, one at a time (`ctx.wait`), so "exactly one ticket per alert" holds
-//! without races. Persisted changes are published to the hub.
+//! The tenant actor: a few per tenant (lanes; a device always goes to the same one). It owns
+//! alert → ticket policy and persists every alert change of its devices transactionally, one at
+//! a time (`ctx.wait`), so "exactly one ticket per alert" holds without races while lanes work in
+//! parallel. Persisted changes are published to the hub.
 
 use crate::hub::{Hub, NocEvent};
 use crate::rules::ActiveRule;

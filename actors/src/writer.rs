@@ -1,9 +1,12 @@
 //! The writer: a task that owns bulk writes. Points and log lines arrive on a bounded channel,
 //! are batched by size (`batch_rows`) and time (`flush_interval`), and are written with binary
-//! `COPY` (points) or one multi-row insert (lines). A failed write keeps its batch and is retried
-//! with backoff, each failure logged and counted; new input waits meanwhile (the bounded channel
-//! slows the transports). [`WriterHandle::shutdown`] drains the channel and flushes everything
-//! accepted before it returns.
+//! `COPY` (points) or one multi-row insert (lines). Point batches are pipelined: up to
+//! `copy_parallelism` COPYs run at once on their own connections while the next batch fills, so
+//! encoding, the network and PostgreSQL overlap instead of taking turns. A failed write keeps
+//! its batch and is retried with backoff, each failure logged and counted; when every COPY slot
+//! is busy, new input waits (the bounded channel slows the transports).
+//! [`WriterHandle::shutdown`] drains the channel and flushes everything accepted before it
+//! returns.
 
 use crate::telemetry::Telemetry;
 use centinela_model::Scope;
@@ -26,6 +29,8 @@ pub struct WriterConfig {
     pub flush_interval: Duration,
     /// Capacity of the input channel, in messages.
     pub queue_capacity: usize,
+    /// Point batches written at once (each on its own connection).
+    pub copy_parallelism: usize,
 }
 
 impl Default for WriterConfig {
@@ -34,6 +39,7 @@ impl Default for WriterConfig {
             batch_rows: 5_000,
             flush_interval: Duration::from_millis(200),
             queue_capacity: 1_024,
+            copy_parallelism: 2,
         }
     }
 }
@@ -108,6 +114,8 @@ struct Writer {
     points: Vec<MetricRow>,
     lines: Vec<LogLine>,
     seen: HashMap<Uuid, DateTime<Utc>>,
+    /// COPYs under way, each resolving to the rows it stored.
+    copies: tokio::task::JoinSet<u64>,
 }
 
 /// Starts the writer task on the current runtime.
@@ -120,6 +128,7 @@ pub fn spawn(store: Store, telemetry: Arc<Telemetry>, config: WriterConfig) -> W
         points: Vec::new(),
         lines: Vec::new(),
         seen: HashMap::new(),
+        copies: tokio::task::JoinSet::new(),
     };
     tokio::spawn(writer.run(rx));
     WriterHandle { tx }
@@ -146,8 +155,20 @@ impl Writer {
                         return;
                     }
                 },
+                Some(done) = self.copies.join_next(), if !self.copies.is_empty() => {
+                    match done {
+                        Ok(stored) => {
+                            self.telemetry.points_stored.inc_by(stored);
+                        }
+                        Err(error) => tracing::error!(%error, "A COPY task failed."),
+                    }
+                }
                 _ = sleep_until(deadline) => {
-                    self.flush_all().await;
+                    // Time-based flushes start a COPY without waiting for it: only `flush`
+                    // and shutdown wait for commits.
+                    self.flush_points().await;
+                    self.flush_lines().await;
+                    self.flush_seen().await;
                     deadline = Instant::now() + self.config.flush_interval;
                 }
             }
@@ -182,24 +203,46 @@ impl Writer {
             .set((self.points.len() + self.lines.len()) as i64);
     }
 
+    /// Writes everything buffered and waits until every COPY under way has committed.
     async fn flush_all(&mut self) {
         self.flush_points().await;
+        while !self.copies.is_empty() {
+            self.reap_one().await;
+        }
         self.flush_lines().await;
         self.flush_seen().await;
         self.telemetry.writer_queue.set(0);
     }
 
+    /// Waits for one COPY to commit and counts its rows.
+    async fn reap_one(&mut self) {
+        match self.copies.join_next().await {
+            Some(Ok(stored)) => {
+                self.telemetry.points_stored.inc_by(stored);
+            }
+            // The task retries until it succeeds; it only ends otherwise if it panicked.
+            Some(Err(error)) => tracing::error!(%error, "A COPY task failed."),
+            None => {}
+        }
+    }
+
+    /// Hands the buffered points to a COPY of their own, waiting first for a free slot.
     async fn flush_points(&mut self) {
         if self.points.is_empty() {
             return;
         }
+        while self.copies.len() >= self.config.copy_parallelism.max(1) {
+            self.reap_one().await;
+        }
         let rows = std::mem::take(&mut self.points);
         let store = self.store.clone();
-        let stored = retry(&self.telemetry, "metric points", || {
-            copy_rows(store.pool(), &rows)
-        })
-        .await;
-        self.telemetry.points_stored.inc_by(stored);
+        let telemetry = self.telemetry.clone();
+        self.copies.spawn(async move {
+            retry(&telemetry, "metric points", || {
+                copy_rows(store.pool(), &rows)
+            })
+            .await
+        });
     }
 
     async fn flush_lines(&mut self) {

@@ -83,6 +83,9 @@ pub struct MqttSettings {
     pub public_host: String,
     /// Extra names/addresses for the broker's server certificate.
     pub extra_hosts: Vec<String>,
+    /// MiB the broker may hold per filter for messages the engine has not read yet (absorbs
+    /// bursts; past it the oldest unread are lost and counted).
+    pub buffer_mib: usize,
 }
 
 impl Default for MqttSettings {
@@ -94,6 +97,7 @@ impl Default for MqttSettings {
             max_payload_bytes: 64 * 1024,
             public_host: "localhost".into(),
             extra_hosts: Vec::new(),
+            buffer_mib: 256,
         }
     }
 }
@@ -123,6 +127,10 @@ pub struct StorageSettings {
     pub flush_interval_ms: u64,
     /// Daily partitions created ahead (plain PostgreSQL only).
     pub partitions_ahead_days: u32,
+    /// Point batches written at once, each on its own connection.
+    pub copy_parallelism: usize,
+    /// Messages the writer's input queue holds before ingest waits.
+    pub writer_queue: usize,
 }
 
 impl Default for StorageSettings {
@@ -132,6 +140,8 @@ impl Default for StorageSettings {
             batch_rows: 5_000,
             flush_interval_ms: 200,
             partitions_ahead_days: 7,
+            copy_parallelism: 2,
+            writer_queue: 1_024,
         }
     }
 }

@@ -127,7 +127,8 @@ fn runtime_config(settings: &Settings) -> RuntimeConfig {
         writer: WriterConfig {
             batch_rows: settings.storage.batch_rows.max(1),
             flush_interval: Duration::from_millis(settings.storage.flush_interval_ms.max(1)),
-            ..WriterConfig::default()
+            copy_parallelism: settings.storage.copy_parallelism.clamp(1, 8),
+            queue_capacity: settings.storage.writer_queue.max(1),
         },
         presence: centinela_actors::PresenceConfig {
             default_heartbeat: Duration::from_secs(u64::from(settings.agents.heartbeat_s.max(1))),
@@ -147,6 +148,7 @@ fn mqtt_settings(settings: &Settings) -> MqttSettings {
         max_payload_bytes: settings.mqtt.max_payload_bytes,
         tls_dir: settings.engine.data_dir.join("mqtt"),
         public_hosts: hosts,
+        buffer_bytes: settings.mqtt.buffer_mib.clamp(32, 16 * 1024) << 20,
     }
 }
 

@@ -43,7 +43,14 @@ pub struct MqttSettings {
     pub tls_dir: PathBuf,
     /// Host names and addresses the server certificate names besides localhost/127.0.0.1.
     pub public_hosts: Vec<String>,
+    /// Memory the broker may hold per subscription filter for messages the engine has not read
+    /// yet (rumqttd acknowledges QoS 1 on receipt; past this, the oldest unread are lost and
+    /// counted as `centinela_mqtt_lost`).
+    pub buffer_bytes: usize,
 }
+
+/// Segment size of the broker's in-memory log.
+const SEGMENT_BYTES: usize = 16 << 20;
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +123,16 @@ pub struct BrokerHandle {
     pub up: Arc<AtomicBool>,
 }
 
+fn metric_settings() -> HashMap<rumqttd::MetricType, rumqttd::MetricSettings> {
+    let every_second = || {
+        serde_json::from_value::<rumqttd::MetricSettings>(serde_json::json!({"push_interval": 1}))
+    };
+    [rumqttd::MetricType::Meters, rumqttd::MetricType::Alerts]
+        .into_iter()
+        .filter_map(|kind| every_second().ok().map(|s| (kind, s)))
+        .collect()
+}
+
 /// Starts rumqttd on its own thread, the local-link consumer on the current runtime, and waits
 /// until the main listener accepts TCP connections.
 pub async fn start(
@@ -176,12 +193,15 @@ pub async fn start(
         router: RouterConfig {
             max_connections: 100_000,
             max_outgoing_packet_count: 200,
-            max_segment_size: 8 << 20,
-            max_segment_count: 4,
+            max_segment_size: SEGMENT_BYTES,
+            max_segment_count: (settings.buffer_bytes / SEGMENT_BYTES).max(2),
             ..RouterConfig::default()
         },
         v4: Some(v4),
         v5,
+        // Without metrics settings rumqttd never pushes its meters and alerts (cursor jumps,
+        // i.e. lost messages) to the links that count them.
+        metrics: Some(metric_settings()),
         ..Config::default()
     };
     let mut broker = Broker::new(config);
