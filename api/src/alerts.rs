@@ -158,7 +158,7 @@ pub async fn list(
     commit(tx).await?;
     let visible: Vec<_> = all
         .into_iter()
-        .filter(|a| caller.ensure_visible(a.tenant_id).is_ok())
+        .filter(|a| caller.sees(a.tenant_id))
         .collect();
     Ok(HttpResponse::Ok().json(visible))
 }

@@ -67,9 +67,14 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may see rows of `tenant` (filters list results).
+    pub fn sees(&self, tenant: Uuid) -> bool {
+        self.scope().allows(TenantId(tenant))
+    }
+
     /// 404 unless the caller may see rows of `tenant` (the API's second wall after RLS).
     pub fn ensure_visible(&self, tenant: Uuid) -> Result<(), ApiError> {
-        if self.scope().allows(TenantId(tenant)) {
+        if self.sees(tenant) {
             Ok(())
         } else {
             Err(ApiError::NotFound)

@@ -236,7 +236,7 @@ pub async fn list(
     let now = Utc::now();
     let out: Vec<DeviceView> = all
         .into_iter()
-        .filter(|d| caller.ensure_visible(d.tenant_id).is_ok())
+        .filter(|d| caller.sees(d.tenant_id))
         .map(|d| {
             let target = targets.get(&d.id);
             DeviceView::new(d, now).with_router(target)

@@ -169,7 +169,7 @@ async fn visible_devices(
     let mut visible = Vec::with_capacity(ids.len());
     for id in ids {
         match devices::get(&mut tx, id).await {
-            Ok(device) if caller.ensure_visible(device.tenant_id).is_ok() => visible.push(id),
+            Ok(device) if caller.sees(device.tenant_id) => visible.push(id),
             Ok(_) | Err(StorageError::NotFound) => {}
             Err(other) => return Err(other),
         }

@@ -408,7 +408,7 @@ pub async fn list_runs(
     commit(tx).await?;
     let runs: Vec<_> = runs
         .into_iter()
-        .filter(|r| caller.ensure_visible(r.tenant_id).is_ok())
+        .filter(|r| caller.sees(r.tenant_id))
         .collect();
     Ok(HttpResponse::Ok().json(runs))
 }

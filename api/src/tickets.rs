@@ -38,7 +38,7 @@ pub async fn list(
     commit(tx).await?;
     let visible: Vec<_> = all
         .into_iter()
-        .filter(|t| caller.ensure_visible(t.tenant_id).is_ok())
+        .filter(|t| caller.sees(t.tenant_id))
         .collect();
     Ok(HttpResponse::Ok().json(visible))
 }

@@ -4,15 +4,13 @@
 //! result, refusal under `--no-remote-exec`, offline detection, and a 1,000-device simulate run.
 
 use super::harness::{Engine, create_user, free_port};
-use super::{Ws, call, eventually, items, login, noc};
-use futures_util::StreamExt;
+use super::{call, eventually, items, login, noc, wait_event};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
 /// Fast intervals so the tests run in seconds: heartbeats every second, offline after 2 s.
 /// The contract's 64 KiB payload limit (the harness default of 4 KiB is for refusal tests; an
@@ -135,25 +133,32 @@ async fn cpu_points(http: &Client, engine: &Engine, admin: &str, device: &str) -
     items(&call(http, engine, admin, "GET", &path, None).await.1)
 }
 
-/// The next NOC event matching `pred`.
-async fn wait_event(ws: &mut Ws, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .expect("timed out waiting for a NOC event");
-        let msg = tokio::time::timeout(left, ws.next())
-            .await
-            .expect("timed out waiting for a NOC event")
-            .expect("noc closed")
-            .expect("noc error");
-        if let Message::Text(text) = msg {
-            let v: Value = serde_json::from_str(&text).unwrap();
-            if pred(&v) {
-                return v;
-            }
-        }
-    }
+/// Stores a script, has the admin approve it and asks `device` to run it; returns the 202 body.
+async fn run_script(
+    http: &Client,
+    engine: &Engine,
+    admin: &str,
+    script: Value,
+    device: &str,
+) -> Value {
+    let (s, script) = call(http, engine, admin, "POST", "/api/scripts", Some(script)).await;
+    assert_eq!(s, StatusCode::CREATED, "{script}");
+    let id = script["id"].as_str().unwrap().to_owned();
+    let approve = format!("/api/scripts/{id}/approve");
+    let (s, _) = call(http, engine, admin, "POST", &approve, Some(json!({}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let path = format!("/api/scripts/{id}/run");
+    let (s, run) = call(
+        http,
+        engine,
+        admin,
+        "POST",
+        &path,
+        Some(json!({"device_id": device})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    run
 }
 
 fn device_id(config: &Value) -> String {
@@ -234,28 +239,8 @@ async fn agent_enrolls_reports_runs_scripts_survives_an_engine_restart_and_goes_
     .await;
 
     // A signed script run: approved by an admin, run by the agent, result stored and pushed.
-    let (s, script) = call(&http, &engine, &admin, "POST", "/api/scripts", Some(json!({"name": "Saludo", "interpreter": "sh", "body": "echo hola-$((20+22))", "timeout_s": 20}))).await;
-    assert_eq!(s, StatusCode::CREATED, "{script}");
-    let script_id = script["id"].as_str().unwrap().to_owned();
-    call(
-        &http,
-        &engine,
-        &admin,
-        "POST",
-        &format!("/api/scripts/{script_id}/approve"),
-        Some(json!({})),
-    )
-    .await;
-    let (s, run) = call(
-        &http,
-        &engine,
-        &admin,
-        "POST",
-        &format!("/api/scripts/{script_id}/run"),
-        Some(json!({"device_id": device})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    let saludo = json!({"name": "Saludo", "interpreter": "sh", "body": "echo hola-$((20+22))", "timeout_s": 20});
+    let run = run_script(&http, &engine, &admin, saludo, &device).await;
     let run_id = run["run"]["id"].as_str().unwrap().to_owned();
     let finished = wait_event(&mut ws, Duration::from_secs(20), |v| {
         v["type"] == "script_run" && v["event"] == "finished" && v["run"]["id"] == run_id.as_str()
@@ -340,27 +325,8 @@ async fn websocket_transport_and_no_remote_exec() {
         cpu_points(&http, &engine, &admin, &device).await.len() >= 2
     })
     .await;
-    let (_, script) = call(&http, &engine, &admin, "POST", "/api/scripts", Some(json!({"name": "Nunca", "interpreter": "sh", "body": "touch /tmp/centinela-should-not-exist"}))).await;
-    let script_id = script["id"].as_str().unwrap().to_owned();
-    call(
-        &http,
-        &engine,
-        &admin,
-        "POST",
-        &format!("/api/scripts/{script_id}/approve"),
-        Some(json!({})),
-    )
-    .await;
-    let (s, run) = call(
-        &http,
-        &engine,
-        &admin,
-        "POST",
-        &format!("/api/scripts/{script_id}/run"),
-        Some(json!({"device_id": device})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
+    let nunca = json!({"name": "Nunca", "interpreter": "sh", "body": "touch /tmp/centinela-should-not-exist"});
+    let run = run_script(&http, &engine, &admin, nunca, &device).await;
     assert!(run["delivered_via"].as_u64().unwrap() >= 1, "{run}");
     let run_id = run["run"]["id"].as_str().unwrap().to_owned();
     let finished = wait_event(&mut ws, Duration::from_secs(20), |v| {

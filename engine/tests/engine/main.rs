@@ -78,34 +78,40 @@ async fn noc(engine: &Engine, token: &str) -> Ws {
         .0
 }
 
-/// The next `type=alert` event with the given event word, within `limit`.
-async fn next_alert(ws: &mut Ws, event: &str, limit: Duration) -> Option<Value> {
+/// The next NOC event matching `pred` within `limit` (`None` on timeout or a closed socket).
+async fn next_matching(
+    ws: &mut Ws,
+    limit: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Option<Value> {
     let deadline = Instant::now() + limit;
     loop {
         let left = deadline.checked_duration_since(Instant::now())?;
         let msg = tokio::time::timeout(left, ws.next()).await.ok()??.ok()?;
         if let Message::Text(text) = msg {
             let v: Value = serde_json::from_str(&text).ok()?;
-            if v["type"] == "alert" && v["event"] == event {
+            if pred(&v) {
                 return Some(v);
             }
         }
     }
 }
 
+/// The next NOC event matching `pred`; fails the test after `limit`.
+async fn wait_event(ws: &mut Ws, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    next_matching(ws, limit, pred)
+        .await
+        .expect("timed out waiting for a NOC event")
+}
+
+/// The next `type=alert` event with the given event word, within `limit`.
+async fn next_alert(ws: &mut Ws, event: &str, limit: Duration) -> Option<Value> {
+    next_matching(ws, limit, |v| v["type"] == "alert" && v["event"] == event).await
+}
+
 /// Any `type=alert` event within `limit`.
 async fn any_alert(ws: &mut Ws, limit: Duration) -> Option<Value> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        let msg = tokio::time::timeout(left, ws.next()).await.ok()??.ok()?;
-        if let Message::Text(text) = msg {
-            let v: Value = serde_json::from_str(&text).ok()?;
-            if v["type"] == "alert" {
-                return Some(v);
-            }
-        }
-    }
+    next_matching(ws, limit, |v| v["type"] == "alert").await
 }
 
 async fn metric_text(http: &Client, engine: &Engine) -> String {

@@ -5,14 +5,12 @@
 //! it. Credentials are never returned and never stored in clear.
 
 use super::harness::{Engine, MASTER_KEY, create_user, free_port, rotate_master_key};
-use super::{Ws, call, eventually, items, login, noc};
+use super::{Ws, call, eventually, items, login, noc, wait_event};
 use centinela_routeros_sim::{RouterVersion, Scenario, SimConfig, SimHandle};
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
+use std::time::Duration;
 
 const PASSWORD: &str = "clave-secreta-ñ-42";
 
@@ -52,23 +50,7 @@ async fn start_sim(listen: SocketAddr) -> SimHandle {
 
 /// The next alert event matching `pred`, within `limit`.
 async fn wait_alert(ws: &mut Ws, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .expect("timed out waiting for an alert event");
-        let msg = tokio::time::timeout(left, ws.next())
-            .await
-            .expect("timed out waiting for an alert event")
-            .expect("noc closed")
-            .expect("noc error");
-        if let Message::Text(text) = msg {
-            let v: Value = serde_json::from_str(&text).expect("json");
-            if v["type"] == "alert" && pred(&v) {
-                return v;
-            }
-        }
-    }
+    wait_event(ws, limit, |v| v["type"] == "alert" && pred(v)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
