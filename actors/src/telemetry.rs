@@ -46,6 +46,14 @@ pub struct Telemetry {
     pub mqtt_failed_publishes: Gauge,
     /// Messages the broker lost because the engine fell behind (cursor jumps).
     pub mqtt_lost: Counter,
+    /// Bytes published to the broker that the engine has not read yet.
+    pub mqtt_backlog_bytes: Gauge,
+    /// 1 while the broker has stopped reading from publishers for the engine to catch up.
+    pub mqtt_paused: Gauge,
+    /// Times the broker has paused publishers since start.
+    pub mqtt_pauses: Gauge,
+    /// Milliseconds publishers have spent paused since start.
+    pub mqtt_paused_ms: Gauge,
 }
 
 impl Telemetry {
@@ -133,6 +141,26 @@ impl Telemetry {
                 "centinela_mqtt_lost",
                 "Messages lost by the broker because the engine fell behind",
                 t.mqtt_lost.clone(),
+            );
+            r.register(
+                "centinela_mqtt_backlog_bytes",
+                "Bytes published to the broker and not yet read by the engine",
+                t.mqtt_backlog_bytes.clone(),
+            );
+            r.register(
+                "centinela_mqtt_paused",
+                "1 while the broker pauses publishers for the engine to catch up",
+                t.mqtt_paused.clone(),
+            );
+            r.register(
+                "centinela_mqtt_pauses",
+                "Times the broker paused publishers since start",
+                t.mqtt_pauses.clone(),
+            );
+            r.register(
+                "centinela_mqtt_paused_ms",
+                "Milliseconds publishers spent paused since start",
+                t.mqtt_paused_ms.clone(),
             );
         }
         t

@@ -83,8 +83,9 @@ pub struct MqttSettings {
     pub public_host: String,
     /// Extra names/addresses for the broker's server certificate.
     pub extra_hosts: Vec<String>,
-    /// MiB the broker may hold per filter for messages the engine has not read yet (absorbs
-    /// bursts; past it the oldest unread are lost and counted).
+    /// MiB the broker's log holds per topic filter (2 to 16384). When the engine's unread
+    /// backlog reaches half of it, the broker stops reading from publishers until the engine
+    /// catches up: bursts are slowed, never dropped.
     pub buffer_mib: usize,
 }
 
@@ -97,7 +98,7 @@ impl Default for MqttSettings {
             max_payload_bytes: 64 * 1024,
             public_host: "localhost".into(),
             extra_hosts: Vec::new(),
-            buffer_mib: 256,
+            buffer_mib: 64,
         }
     }
 }

@@ -148,7 +148,7 @@ fn mqtt_settings(settings: &Settings) -> MqttSettings {
         max_payload_bytes: settings.mqtt.max_payload_bytes,
         tls_dir: settings.engine.data_dir.join("mqtt"),
         public_hosts: hosts,
-        buffer_bytes: settings.mqtt.buffer_mib.clamp(32, 16 * 1024) << 20,
+        buffer_bytes: settings.mqtt.buffer_mib.clamp(2, 16 * 1024) << 20,
     }
 }
 

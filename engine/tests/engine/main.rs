@@ -2,6 +2,7 @@
 //! WebSocket and MQTT/TLS clients over loopback.
 
 mod agents;
+mod backpressure;
 mod harness;
 mod mqtt;
 mod routers;

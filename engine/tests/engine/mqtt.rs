@@ -5,6 +5,8 @@ use reqwest::Client;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -56,6 +58,7 @@ pub async fn enroll(http: &Client, engine: &Engine, device_key: &str, token: &st
 pub struct Device {
     client: AsyncClient,
     connected: watch::Receiver<Option<bool>>,
+    acked: Arc<AtomicU64>,
 }
 
 impl Device {
@@ -83,11 +86,16 @@ impl Device {
         }));
         let (client, mut eventloop) = AsyncClient::new(options, 100);
         let (tx, mut rx) = watch::channel(None);
+        let acked = Arc::new(AtomicU64::new(0));
+        let counter = acked.clone();
         tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         let _ = tx.send(Some(true));
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        counter.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(_) => {}
                     Err(_) => {
@@ -105,6 +113,7 @@ impl Device {
             Some(Some(true)) => Ok(Device {
                 client,
                 connected: rx,
+                acked,
             }),
             _ => Err("connection refused".into()),
         }
@@ -123,6 +132,11 @@ impl Device {
             .publish(topic, QoS::AtLeastOnce, false, payload)
             .await
             .unwrap();
+    }
+
+    /// QoS 1 publishes the broker has acknowledged so far.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(Ordering::Relaxed)
     }
 
     /// Whether the broker closed the connection within `limit`.

@@ -1,14 +1,15 @@
 //! The engine's local link into rumqttd: subscribes to every device topic and feeds each
 //! publish, in arrival order, through [`crate::dispatch::deliver`]. While the runtime is
-//! saturated this loop waits, the link's buffer fills, and rumqttd stops scheduling it: the
-//! broker's flow control, not unbounded memory, absorbs bursts.
+//! saturated this loop waits and the unread backlog grows in the broker's log; at its limit the
+//! broker's flow control (`rumqttd::FlowGate`) stops reading from publishers until this link
+//! catches up. Bursts cost bounded memory and time, never acknowledged messages.
 
 use crate::dispatch::deliver;
 use centinela_actors::{Runtime, Telemetry};
 use centinela_model::payload::{RejectReason, decode, parse_topic};
 use chrono::Utc;
 use rumqttd::local::{LinkError, LinkRx, LinkTx};
-use rumqttd::{Meter, Notification};
+use rumqttd::{FlowGate, Meter, Notification};
 use std::sync::Arc;
 
 /// Topics the engine consumes.
@@ -95,12 +96,37 @@ async fn handle(runtime: &Runtime, topic: &[u8], payload: &[u8], limit: usize) {
     }
 }
 
-/// Mirrors the router's meters and alerts into the engine's counters.
+/// Mirrors the router's meters, alerts and flow control into the engine's counters.
 pub fn spawn_meters(
     meters: rumqttd::meters::MetersLink,
     alerts: rumqttd::alerts::AlertsLink,
+    gate: FlowGate,
     telemetry: Arc<Telemetry>,
 ) {
+    let t = telemetry.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        // Pauses come in runs while the engine is saturated: say so once a minute at most.
+        let mut last_said: Option<tokio::time::Instant> = None;
+        loop {
+            tick.tick().await;
+            let closed = gate.is_closed();
+            if closed
+                && last_said.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(60))
+            {
+                tracing::warn!(
+                    backlog_bytes = gate.unread_bytes(),
+                    pauses = gate.closings(),
+                    "The engine is behind: the MQTT broker pauses publishers until it catches up (nothing is lost; see centinela_mqtt_pauses)."
+                );
+                last_said = Some(tokio::time::Instant::now());
+            }
+            t.mqtt_backlog_bytes.set(clamp(gate.unread_bytes()));
+            t.mqtt_paused.set(i64::from(closed));
+            t.mqtt_pauses.set(clamp(gate.closings()));
+            t.mqtt_paused_ms.set(clamp(gate.closed_micros() / 1000));
+        }
+    });
     let t = telemetry.clone();
     tokio::spawn(async move {
         while let Ok(batch) = meters.next().await {
@@ -122,4 +148,8 @@ pub fn spawn_meters(
             }
         }
     });
+}
+
+fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }

@@ -19,7 +19,10 @@ pub mod consumer;
 use crate::pki::CertificateAuthority;
 use centinela_actors::Runtime;
 use centinela_storage::Store;
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, TlsConfig};
+use rumqttd::{
+    Broker, Config, ConnectionSettings, FlowControl, FlowGate, RouterConfig, ServerSettings,
+    TlsConfig,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,14 +46,19 @@ pub struct MqttSettings {
     pub tls_dir: PathBuf,
     /// Host names and addresses the server certificate names besides localhost/127.0.0.1.
     pub public_hosts: Vec<String>,
-    /// Memory the broker may hold per subscription filter for messages the engine has not read
-    /// yet (rumqttd acknowledges QoS 1 on receipt; past this, the oldest unread are lost and
-    /// counted as `centinela_mqtt_lost`).
+    /// Memory the broker holds per subscription filter. rumqttd acknowledges QoS 1 on receipt,
+    /// so nothing acknowledged may be dropped: when the engine's unread backlog reaches half of
+    /// this, the broker stops reading from every connection until the engine is back under a
+    /// quarter (the patched rumqttd's flow control, `vendor/rumqttd/PATCHES.md`).
     pub buffer_bytes: usize,
 }
 
-/// Segment size of the broker's in-memory log.
-const SEGMENT_BYTES: usize = 16 << 20;
+/// Segments per filter in the broker's in-memory log: the oldest is dropped when a ninth is
+/// needed, so the log holds between 7/8 and all of `buffer_bytes`.
+const SEGMENTS: usize = 8;
+
+/// Client id of the engine's consumer link, whose progress paces the publishers.
+const CONSUMER: &str = "centinela-engine";
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +97,7 @@ fn server(
     listen: SocketAddr,
     tls: Option<TlsConfig>,
     settings: &MqttSettings,
-    auth_store: &Store,
-    runtime: &Runtime,
+    (auth_store, runtime, gate): (&Store, &Runtime, &FlowGate),
 ) -> ServerSettings {
     let mut connections = ConnectionSettings {
         connection_timeout_ms: 10_000,
@@ -101,6 +108,7 @@ fn server(
         auth: None,
         external_auth: None,
         dynamic_filters: true,
+        flow_gate: Some(gate.clone()),
     };
     let check = auth::DeviceAuth::new(auth_store.clone(), runtime.telemetry().clone());
     connections.set_auth_handler(move |client_id, user, pass| {
@@ -121,6 +129,8 @@ fn server(
 pub struct BrokerHandle {
     /// True once the TLS listener accepts connections.
     pub up: Arc<AtomicBool>,
+    /// The broker's flow control: closed while publishers are paused for the engine.
+    pub gate: FlowGate,
 }
 
 fn metric_settings() -> HashMap<rumqttd::MetricType, rumqttd::MetricSettings> {
@@ -152,6 +162,7 @@ pub async fn start(
     write_file(&ca_path, ca.cert_pem(), false)?;
     write_file(&cert_path, &cert, false)?;
     write_file(&key_path, &key, true)?;
+    let gate = FlowGate::new();
     let tls = TlsConfig::Rustls {
         capath: Some(ca_path.display().to_string()),
         certpath: cert_path.display().to_string(),
@@ -164,15 +175,20 @@ pub async fn start(
             settings.listen,
             Some(tls.clone()),
             &settings,
-            &auth_store,
-            &runtime,
+            (&auth_store, &runtime, &gate),
         ),
     )]);
     if let Some(plain) = settings.plain_listen {
         tracing::warn!(%plain, "Plaintext MQTT listener enabled: no topic confinement; trusted networks only.");
         v4.insert(
             "plain".to_owned(),
-            server("v4-plain", plain, None, &settings, &auth_store, &runtime),
+            server(
+                "v4-plain",
+                plain,
+                None,
+                &settings,
+                (&auth_store, &runtime, &gate),
+            ),
         );
     }
     let v5 = settings.listen_v5.map(|listen| {
@@ -183,8 +199,7 @@ pub async fn start(
                 listen,
                 Some(tls),
                 &settings,
-                &auth_store,
-                &runtime,
+                (&auth_store, &runtime, &gate),
             ),
         )])
     });
@@ -193,8 +208,13 @@ pub async fn start(
         router: RouterConfig {
             max_connections: 100_000,
             max_outgoing_packet_count: 200,
-            max_segment_size: SEGMENT_BYTES,
-            max_segment_count: (settings.buffer_bytes / SEGMENT_BYTES).max(2),
+            max_segment_size: (settings.buffer_bytes / SEGMENTS).max(1 << 20),
+            max_segment_count: SEGMENTS,
+            flow_control: Some(FlowControl {
+                client_id: CONSUMER.to_owned(),
+                max_unread_bytes: (settings.buffer_bytes / 2) as u64,
+                gate: gate.clone(),
+            }),
             ..RouterConfig::default()
         },
         v4: Some(v4),
@@ -206,7 +226,7 @@ pub async fn start(
     };
     let mut broker = Broker::new(config);
     let (link_tx, link_rx) = broker
-        .link("centinela-engine")
+        .link(CONSUMER)
         .map_err(|e| BrokerError::Link(e.to_string()))?;
     let (commands_tx, commands_rx) = broker
         .link("centinela-commands")
@@ -235,7 +255,7 @@ pub async fn start(
         settings.max_payload_bytes,
     )
     .map_err(|e| BrokerError::Link(e.to_string()))?;
-    consumer::spawn_meters(meters, alerts, runtime.telemetry().clone());
+    consumer::spawn_meters(meters, alerts, gate.clone(), runtime.telemetry().clone());
     let sink = commands::spawn(commands_tx, commands_rx).map_err(|source| BrokerError::Files {
         path: "thread".into(),
         source,
@@ -244,6 +264,7 @@ pub async fn start(
     wait_listening(settings.listen).await?;
     Ok(BrokerHandle {
         up: Arc::new(AtomicBool::new(true)),
+        gate,
     })
 }
 

@@ -1,0 +1,132 @@
+//! Backpressure: when the engine cannot keep up (here: PostgreSQL's `metrics` table locked, so
+//! no point can be committed), the broker stops reading from publishers instead of dropping
+//! messages it has already acknowledged; once the engine catches up every acknowledged message
+//! is stored.
+
+use crate::harness::{Engine, create_user, free_port};
+use crate::{create_fleet, eventually, http_client, login, metric_text, mqtt, sample};
+use serde_json::{Map, Value, json};
+use sqlx::{Connection, Row};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Messages published; each carries `METRICS` points (about 600 bytes).
+const MESSAGES: u64 = 6_000;
+const METRICS: u64 = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_engine_pauses_publishers_and_loses_nothing() {
+    let db = centinela_storage::testing::fresh_database_url().await;
+    let data = tempfile::tempdir().unwrap();
+    create_user(&db, "root@example.com", "superadmin", None, "Sup3r-secret!");
+    // A 2 MiB broker buffer pauses publishers at 1 MiB unread (about 1,700 messages); a small
+    // writer queue keeps the engine's own buffering well below that.
+    let engine = Engine::start_with(
+        &db,
+        data.path().to_owned(),
+        free_port(),
+        &[
+            ("CENTINELA_MQTT__BUFFER_MIB", "2"),
+            ("CENTINELA_STORAGE__WRITER_QUEUE", "8"),
+            ("CENTINELA_STORAGE__BATCH_ROWS", "2000"),
+        ],
+    );
+    let http = http_client();
+    let admin = login(&http, &engine, "root@example.com", "Sup3r-secret!").await;
+    let fleet = create_fleet(&http, &engine, &admin, "Cliente Ráfaga").await;
+    let device_id = fleet.device["id"].as_str().unwrap().to_owned();
+    let device_key = fleet.device["device_key"].as_str().unwrap().to_owned();
+    let creds = mqtt::enroll(&http, &engine, &device_key, &fleet.token).await;
+    let device = mqtt::Device::connect(engine.mqtt_port, &creds, &device_key, &fleet.token)
+        .await
+        .expect("tls connect");
+    let device = Arc::new(device);
+
+    // Storage is stuck: the engine's COPYs wait on this lock.
+    let mut blocker = sqlx::PgConnection::connect(&db).await.unwrap();
+    let mut stuck = blocker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE metrics IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *stuck)
+        .await
+        .unwrap();
+
+    let metrics: Map<String, Value> = (0..METRICS)
+        .map(|i| (format!("app.m{i:02}"), json!(10.0 + i as f64)))
+        .collect();
+    let body = json!({ "metrics": metrics });
+    let publisher = {
+        let device = device.clone();
+        let key = device_key.clone();
+        tokio::spawn(async move {
+            for _ in 0..MESSAGES {
+                device.telemetry(&key, body.clone()).await;
+            }
+        })
+    };
+
+    eventually("the broker pauses the publisher", || async {
+        sample(&metric_text(&http, &engine).await, "centinela_mqtt_paused ") == 1.0
+    })
+    .await;
+    // Paused means paused: no more acknowledgements while storage is stuck.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = device.acked();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        device.acked(),
+        held,
+        "the broker kept acknowledging while paused"
+    );
+    assert!(
+        held < MESSAGES / 2,
+        "{held} of {MESSAGES} acknowledged: the pause came too late to mean anything"
+    );
+    let text = metric_text(&http, &engine).await;
+    assert!(sample(&text, "centinela_mqtt_backlog_bytes ") >= (1 << 20) as f64);
+
+    // Storage comes back: everything flows, nothing acknowledged is missing.
+    stuck.rollback().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), publisher)
+        .await
+        .expect("publisher resumed")
+        .unwrap();
+    eventually("every message acknowledged", || async {
+        device.acked() == MESSAGES
+    })
+    .await;
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    sqlx::query("SELECT set_config('centinela.scope', '*', false)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let expected = (MESSAGES * METRICS) as i64;
+    let mut stored = 0;
+    for _ in 0..300 {
+        stored = sqlx::query("SELECT count(*) FROM metrics WHERE device_id = $1::uuid")
+            .bind(&device_id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get::<i64, _>(0);
+        if stored >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        stored, expected,
+        "acknowledged points missing from the database"
+    );
+    let text = metric_text(&http, &engine).await;
+    for name in [
+        "centinela_mqtt_lost_total ",
+        "centinela_mqtt_pauses ",
+        "centinela_mqtt_paused ",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name}missing");
+    }
+    assert_eq!(sample(&text, "centinela_mqtt_lost_total "), 0.0);
+    assert!(sample(&text, "centinela_mqtt_pauses ") >= 1.0);
+    assert_eq!(sample(&text, "centinela_mqtt_paused "), 0.0);
+    engine.stop();
+}
