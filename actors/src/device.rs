@@ -212,14 +212,29 @@ impl DeviceActor {
         let (next, transition) = step(entry.state, &rule.rule, sample.value, sample.ts);
         entry.state = next;
         if let Some(transition) = transition {
-            self.tenant.do_send(AlertChange {
-                device: self.identity.clone(),
-                key: sample.name.as_str().to_owned(),
-                source: AlertSource::Threshold(rule.clone()),
+            self.raise(AlertChange::new(
+                self.identity.clone(),
+                sample.name.as_str().to_owned(),
+                AlertSource::Threshold(rule.clone()),
                 transition,
-                at: sample.ts,
+                sample.ts,
+            ));
+        }
+    }
+
+    /// Hands an alert change to the tenant actor. An opening is announced on the NOC first,
+    /// from memory with the id the alert will be stored under: the dashboard learns of it
+    /// without waiting for PostgreSQL (the tenant actor publishes what persisting adds).
+    fn raise(&self, change: AlertChange) {
+        if let Some(json) = change.announcement() {
+            self.hub.do_send(NocEvent {
+                tenant_id: TenantId(self.identity.tenant_id),
+                device_id: Some(self.identity.id),
+                subscription_only: false,
+                json,
             });
         }
+        self.tenant.do_send(change);
     }
 
     fn publish_health_if_changed(&mut self) {
@@ -286,13 +301,13 @@ impl DeviceActor {
                     )
                 }
             };
-            self.tenant.do_send(AlertChange {
-                device: self.identity.clone(),
-                key: finding.key,
+            self.raise(AlertChange::new(
+                self.identity.clone(),
+                finding.key,
                 source,
                 transition,
-                at: finding.at,
-            });
+                finding.at,
+            ));
         }
     }
 
@@ -332,28 +347,30 @@ impl DeviceActor {
         let was_firing = self.events.contains_key(key);
         if msg.reachable {
             self.events.remove(key);
-            return was_firing.then(|| AlertChange {
-                device: self.identity.clone(),
-                key: key.to_owned(),
-                source: AlertSource::Event(EventTexts::default()),
-                transition: Transition::Cleared { value: 1.0 },
-                at: msg.at,
+            return was_firing.then(|| {
+                AlertChange::new(
+                    self.identity.clone(),
+                    key.to_owned(),
+                    AlertSource::Event(EventTexts::default()),
+                    Transition::Cleared { value: 1.0 },
+                    msg.at,
+                )
             });
         }
         if was_firing {
             return None;
         }
         self.events.insert(key.to_owned(), severity);
-        Some(AlertChange {
-            device: self.identity.clone(),
-            key: key.to_owned(),
-            source: AlertSource::Event(texts),
-            transition: Transition::Opened {
+        Some(AlertChange::new(
+            self.identity.clone(),
+            key.to_owned(),
+            AlertSource::Event(texts),
+            Transition::Opened {
                 severity,
                 value: 0.0,
             },
-            at: msg.at,
-        })
+            msg.at,
+        ))
     }
 
     fn publish_reachability(&self, reachable: bool) {
@@ -451,15 +468,15 @@ impl Handler<SetRules> for DeviceActor {
                     auto_ticket: false,
                     ticket_priority: None,
                 });
-                self.tenant.do_send(AlertChange {
-                    device: self.identity.clone(),
+                self.raise(AlertChange::new(
+                    self.identity.clone(),
                     key,
-                    source: AlertSource::Threshold(rule),
-                    transition: Transition::Cleared {
+                    AlertSource::Threshold(rule),
+                    Transition::Cleared {
                         value: entry.last_value,
                     },
-                    at: Utc::now(),
-                });
+                    Utc::now(),
+                ));
             }
         }
         self.publish_health_if_changed();
@@ -519,7 +536,7 @@ impl Handler<SetReachability> for DeviceActor {
     type Result = ();
     fn handle(&mut self, msg: SetReachability, _: &mut Context<Self>) {
         if let Some(change) = self.offline_change(&msg) {
-            self.tenant.do_send(change);
+            self.raise(change);
         }
         if self.reachable != Some(msg.reachable) {
             self.reachable = Some(msg.reachable);

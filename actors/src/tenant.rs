@@ -1,7 +1,8 @@
 //! The tenant actor: a few per tenant (lanes; a device always goes to the same one). It owns
 //! alert → ticket policy and persists every alert change of its devices transactionally, one at
 //! a time (`ctx.wait`), so "exactly one ticket per alert" holds without races while lanes work in
-//! parallel. Persisted changes are published to the hub.
+//! parallel. Persisted changes are published to the hub (openings are announced earlier, by the
+//! device actor: see [`AlertChange::announcement`]).
 
 use crate::hub::{Hub, NocEvent};
 use crate::rules::ActiveRule;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// A state change of one (device, alert key) to persist.
 #[derive(Message, Clone, Debug)]
@@ -27,6 +29,41 @@ pub struct AlertChange {
     pub source: AlertSource,
     pub transition: Transition,
     pub at: DateTime<Utc>,
+    /// The id an alert this change opens is stored under.
+    pub alert_id: Uuid,
+}
+
+impl AlertChange {
+    pub fn new(
+        device: DeviceIdentity,
+        key: String,
+        source: AlertSource,
+        transition: Transition,
+        at: DateTime<Utc>,
+    ) -> AlertChange {
+        AlertChange {
+            device,
+            key,
+            source,
+            transition,
+            at,
+            alert_id: Uuid::new_v4(),
+        }
+    }
+
+    /// The NOC's `alert opened` event for an opening, built from memory before the alert is
+    /// stored; `None` for other changes, which are published once persisted.
+    pub fn announcement(&self) -> Option<Arc<str>> {
+        let Transition::Opened { severity, value } = self.transition else {
+            return None;
+        };
+        let alert = alerts::provisional(&facts(self, severity, value));
+        Some(
+            json!({"type": "alert", "event": "opened", "alert": alert})
+                .to_string()
+                .into(),
+        )
+    }
 }
 
 /// What raised an alert: a threshold on a metric, or an event (a log heuristic, a router that
@@ -128,10 +165,12 @@ impl Handler<Drain> for TenantActor {
     fn handle(&mut self, _: Drain, _: &mut Context<Self>) {}
 }
 
-/// What a persisted change produced, to publish.
+/// What a persisted change produced.
 struct Outcome {
-    event: &'static str,
-    alert: Option<Alert>,
+    /// The alert change as counted (`centinela_alerts`), if any.
+    counted: Option<&'static str>,
+    /// The alert event to publish, unless the NOC already has it (an announced opening).
+    alert: Option<(&'static str, Alert)>,
     ticket: Option<(Ticket, &'static str)>,
 }
 
@@ -145,11 +184,13 @@ impl Outcome {
                 json: json.to_string().into(),
             })
         };
-        if let Some(alert) = self.alert {
-            telemetry.alert_event(self.event);
+        if let Some(event) = self.counted {
+            telemetry.alert_event(event);
+        }
+        if let Some((event, alert)) = self.alert {
             let device = alert.device_id;
             send(
-                json!({"type": "alert", "event": self.event, "alert": alert}),
+                json!({"type": "alert", "event": event, "alert": alert}),
                 Some(device),
             );
         }
@@ -173,9 +214,12 @@ async fn persist(store: &Store, change: &AlertChange) -> Result<Outcome, Storage
             let facts = facts(change, severity, value);
             let (alert, created) = alerts::open(&mut tx, &facts).await?;
             let (alert, ticket) = ticket_if_due(&mut tx, change, alert).await?;
+            // The opening was announced as it happened (`AlertChange::announcement`); what
+            // persisting adds is the ticket link, or the alert that was already firing.
+            let republish = !created || ticket.is_some();
             Outcome {
-                event: if created { "opened" } else { "updated" },
-                alert: Some(alert),
+                counted: Some(if created { "opened" } else { "updated" }),
+                alert: republish.then_some(("updated", alert)),
                 ticket,
             }
         }
@@ -189,8 +233,8 @@ async fn persist(store: &Store, change: &AlertChange) -> Result<Outcome, Storage
                         None => note_on_ticket(&mut tx, &alert, "alert_updated").await?,
                     };
                     Outcome {
-                        event: "updated",
-                        alert: Some(alert),
+                        counted: Some("updated"),
+                        alert: Some(("updated", alert)),
                         ticket,
                     }
                 }
@@ -199,8 +243,8 @@ async fn persist(store: &Store, change: &AlertChange) -> Result<Outcome, Storage
                     let (alert, _) = alerts::open(&mut tx, &facts).await?;
                     let (alert, ticket) = ticket_if_due(&mut tx, change, alert).await?;
                     Outcome {
-                        event: "opened",
-                        alert: Some(alert),
+                        counted: Some("opened"),
+                        alert: Some(("opened", alert)),
                         ticket,
                     }
                 }
@@ -211,13 +255,13 @@ async fn persist(store: &Store, change: &AlertChange) -> Result<Outcome, Storage
                 Some(alert) => {
                     let ticket = note_on_ticket(&mut tx, &alert, "alert_cleared").await?;
                     Outcome {
-                        event: "cleared",
-                        alert: Some(alert),
+                        counted: Some("cleared"),
+                        alert: Some(("cleared", alert)),
                         ticket,
                     }
                 }
                 None => Outcome {
-                    event: "cleared",
+                    counted: None,
                     alert: None,
                     ticket: None,
                 },
@@ -304,6 +348,7 @@ fn facts(change: &AlertChange, severity: Severity, value: f64) -> AlertFacts {
         AlertSource::Threshold(rule) => rule,
         AlertSource::Event(texts) => {
             return AlertFacts {
+                id: change.alert_id,
                 tenant_id: change.device.tenant_id,
                 device_id: change.device.id,
                 key: change.key.clone(),
@@ -323,6 +368,7 @@ fn facts(change: &AlertChange, severity: Severity, value: f64) -> AlertFacts {
     let limit_text = limit.map(|l| format!("{op} {l}")).unwrap_or_default();
     let device = &change.device.name;
     AlertFacts {
+        id: change.alert_id,
         tenant_id: change.device.tenant_id,
         device_id: change.device.id,
         key: change.key.clone(),

@@ -45,6 +45,9 @@ pub struct AlertEvent {
 /// The texts and figures of an alert being opened or updated.
 #[derive(Debug, Clone)]
 pub struct AlertFacts {
+    /// The id an opened alert is stored under (chosen by the caller, which may announce it
+    /// before it is stored); ignored when updating.
+    pub id: Uuid,
     pub tenant_id: Uuid,
     pub device_id: Uuid,
     pub key: String,
@@ -111,7 +114,7 @@ pub async fn open(conn: &mut PgConnection, facts: &AlertFacts) -> Result<(Alert,
          ON CONFLICT (device_id, key) WHERE state = 'firing' DO NOTHING
          RETURNING {COLUMNS}"
     ))
-    .bind(Uuid::new_v4())
+    .bind(facts.id)
     .bind(facts.tenant_id)
     .bind(facts.device_id)
     .bind(&facts.key)
@@ -146,6 +149,32 @@ pub async fn open(conn: &mut PgConnection, facts: &AlertFacts) -> Result<(Alert,
                 .ok_or(StorageError::NotFound)?;
             Ok((existing, false))
         }
+    }
+}
+
+/// The alert [`open`] stores for `facts` when none is firing for its device + key, built
+/// without the database (to announce it before it is stored).
+pub fn provisional(facts: &AlertFacts) -> Alert {
+    Alert {
+        id: facts.id,
+        tenant_id: facts.tenant_id,
+        device_id: facts.device_id,
+        key: facts.key.clone(),
+        threshold_id: facts.threshold_id,
+        severity: facts.severity.clone(),
+        state: "firing".into(),
+        status: "open".into(),
+        title: facts.title.clone(),
+        description: facts.description.clone(),
+        recommended_action: facts.recommended_action.clone(),
+        value: facts.value,
+        threshold: facts.threshold,
+        opened_at: facts.at,
+        cleared_at: None,
+        acked_by: None,
+        acked_at: None,
+        ticket_id: None,
+        updated_at: facts.at,
     }
 }
 

@@ -180,6 +180,7 @@ pub async fn device(store: &Store, tenant: Uuid, site: Uuid, name: &str) -> (Uui
 /// Opens a critical CPU alert on a device directly in storage.
 pub async fn alert(store: &Store, tenant: Uuid, device: Uuid) -> Uuid {
     let facts = AlertFacts {
+        id: uuid::Uuid::new_v4(),
         tenant_id: tenant,
         device_id: device,
         key: "cpu.usage_pct".into(),

@@ -1,10 +1,14 @@
-//! Backpressure: when the engine cannot keep up (here: PostgreSQL's `metrics` table locked, so
+//! Overload. Backpressure: when the engine cannot keep up (here: PostgreSQL's `metrics` table locked, so
 //! no point can be committed), the broker stops reading from publishers instead of dropping
 //! messages it has already acknowledged; once the engine catches up every acknowledged message
 //! is stored.
 
 use crate::harness::{Engine, create_user, free_port};
-use crate::{create_fleet, eventually, http_client, login, metric_text, mqtt, sample};
+use crate::{
+    call, create_fleet, eventually, http_client, login, metric_text, mqtt, next_alert,
+    next_matching, noc, sample,
+};
+use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use sqlx::{Connection, Row};
 use std::sync::Arc;
@@ -128,5 +132,83 @@ async fn a_stuck_engine_pauses_publishers_and_loses_nothing() {
     assert_eq!(sample(&text, "centinela_mqtt_lost_total "), 0.0);
     assert!(sample(&text, "centinela_mqtt_pauses ") >= 1.0);
     assert_eq!(sample(&text, "centinela_mqtt_paused "), 0.0);
+    engine.stop();
+}
+
+/// Alerts take their own path: with the `alerts` table locked (no alert can be persisted), a
+/// breach still reaches the NOC at once, under the id it is stored with once PostgreSQL is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_reaches_the_noc_while_its_storage_is_stuck() {
+    let db = centinela_storage::testing::fresh_database_url().await;
+    let data = tempfile::tempdir().unwrap();
+    create_user(&db, "root@example.com", "superadmin", None, "Sup3r-secret!");
+    let engine = Engine::start(&db, data.path().to_owned(), free_port());
+    let http = http_client();
+    let admin = login(&http, &engine, "root@example.com", "Sup3r-secret!").await;
+    let fleet = create_fleet(&http, &engine, &admin, "Cliente Lento").await;
+    let device_id = fleet.device["id"].as_str().unwrap().to_owned();
+    let device_key = fleet.device["device_key"].as_str().unwrap().to_owned();
+    let (s, th) = call(
+        &http,
+        &engine,
+        &admin,
+        "POST",
+        "/api/thresholds",
+        Some(json!({
+            "scope": "device", "scope_id": device_id, "metric": "cpu.usage_pct", "op": ">",
+            "critical": 90.0, "for_seconds": 0, "auto_ticket": true
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{th}");
+    let creds = mqtt::enroll(&http, &engine, &device_key, &fleet.token).await;
+    let device = mqtt::Device::connect(engine.mqtt_port, &creds, &device_key, &fleet.token)
+        .await
+        .expect("tls connect");
+    let mut ws = noc(&engine, &admin).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut blocker = sqlx::PgConnection::connect(&db).await.unwrap();
+    let mut stuck = blocker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *stuck)
+        .await
+        .unwrap();
+    device
+        .telemetry(&device_key, json!({"metrics": {"cpu.usage_pct": 97.0}}))
+        .await;
+    let opened = next_alert(&mut ws, "opened", Duration::from_secs(1))
+        .await
+        .expect("the opening is announced while PostgreSQL cannot store it");
+    assert_eq!(opened["alert"]["device_id"], device_id.as_str());
+    assert_eq!(opened["alert"]["severity"], "critical");
+    assert_eq!(opened["alert"]["value"], 97.0);
+    let alert_id = opened["alert"]["id"].as_str().unwrap().to_owned();
+    // Nothing persisted yet, so nothing more to say: no ticket while the table is locked.
+    assert!(
+        next_matching(&mut ws, Duration::from_millis(700), |v| v["type"]
+            == "ticket")
+        .await
+        .is_none()
+    );
+
+    stuck.rollback().await.unwrap();
+    let linked = next_matching(&mut ws, Duration::from_secs(10), |v| {
+        v["type"] == "alert" && v["event"] == "updated" && v["alert"]["ticket_id"].is_string()
+    })
+    .await
+    .expect("once stored, the alert is re-published with its ticket");
+    assert_eq!(linked["alert"]["id"], alert_id.as_str());
+    let (s, stored) = call(
+        &http,
+        &engine,
+        &admin,
+        "GET",
+        &format!("/api/alerts/{alert_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{stored}");
+    assert_eq!(stored["ticket_id"], linked["alert"]["ticket_id"]);
     engine.stop();
 }

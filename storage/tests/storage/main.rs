@@ -208,6 +208,7 @@ async fn one_firing_alert_per_key_and_one_ticket_per_alert_with_shared_numbers()
     let (tenant, device) = tenant_with_device(&store, "A").await;
     let mut tx = store.begin(Scope::All).await.unwrap();
     let facts = alerts::AlertFacts {
+        id: uuid::Uuid::new_v4(),
         tenant_id: tenant,
         device_id: device,
         key: "cpu.usage_pct".into(),
@@ -252,7 +253,15 @@ async fn one_firing_alert_per_key_and_one_ticket_per_alert_with_shared_numbers()
         .await
         .unwrap()
         .unwrap();
-    let (third, created) = alerts::open(&mut tx, &facts).await.unwrap();
+    let reopening = alerts::AlertFacts {
+        id: uuid::Uuid::new_v4(),
+        ..facts.clone()
+    };
+    let (third, created) = alerts::open(&mut tx, &reopening).await.unwrap();
+    assert_eq!(
+        third.id, reopening.id,
+        "stored under the id chosen by the caller"
+    );
     assert!(created && third.id != first.id);
     assert_eq!(alerts::history(&mut tx, first.id).await.unwrap().len(), 2);
     tx.commit().await.unwrap();
