@@ -40,12 +40,22 @@ pub async fn drop_database(cluster_url: &str, database_url: &str) -> Result<()> 
         })
         .context("not a harness database")?;
     let mut conn = sqlx::PgConnection::connect(cluster_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
+    // FORCE cannot end an autovacuum worker (a superuser process) busy with the millions of
+    // rows just written: wait for it rather than leave the database behind.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let dropped = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+        match dropped {
+            Ok(_) => return Ok(()),
+            Err(_) if attempt < 60 => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 /// The server's version string.
