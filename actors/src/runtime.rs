@@ -388,10 +388,10 @@ impl Runtime {
                 // Alerts first: evaluation is in memory and must never wait behind a storage
                 // backlog; the points then queue for the writer (which may make us wait).
                 self.evaluate(&entry, samples).await?;
-                writer
-                    .points(rows)
+                return writer
+                    .points_seen(rows, device.0, now)
                     .await
-                    .map_err(|_| IngestError::Stopped)?;
+                    .map_err(|_| IngestError::Stopped);
             }
             AgentMessage::Heartbeat { ts, dropped } if dropped > 0 => {
                 // The agent's disk queue overflowed during an outage: say so where technicians

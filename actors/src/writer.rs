@@ -6,7 +6,10 @@
 //! its batch and is retried with backoff, each failure logged and counted; when every COPY slot
 //! is busy, new input waits (the bounded channel slows the transports).
 //! [`WriterHandle::shutdown`] drains the channel and flushes everything accepted before it
-//! returns.
+//! returns. Devices' last-seen times are kept in memory and written every
+//! [`SEEN_FLUSH_INTERVAL`] in one statement (liveness itself is tracked in memory by the
+//! presence sweeper; the column is for people and restarts, and rewriting a row per device
+//! every batch cost PostgreSQL more than the points did).
 
 use crate::telemetry::Telemetry;
 use centinela_model::Scope;
@@ -19,6 +22,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use uuid::Uuid;
+
+/// How often devices' last-seen times are written.
+pub const SEEN_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Writer settings.
 #[derive(Debug, Clone)]
@@ -45,7 +51,8 @@ impl Default for WriterConfig {
 }
 
 enum Input {
-    Points(Vec<MetricRow>),
+    /// Points, and the device that sent them (seen at that instant).
+    Points(Vec<MetricRow>, Option<(Uuid, DateTime<Utc>)>),
     Line(LogLine),
     Seen(Uuid, DateTime<Utc>),
     Flush(oneshot::Sender<()>),
@@ -67,7 +74,21 @@ impl WriterHandle {
     /// Queues points, waiting while the writer is saturated (backpressure).
     pub async fn points(&self, rows: Vec<MetricRow>) -> Result<(), WriterStopped> {
         self.tx
-            .send(Input::Points(rows))
+            .send(Input::Points(rows, None))
+            .await
+            .map_err(|_| WriterStopped)
+    }
+
+    /// Queues a device's points and records that it was heard from at `at` (one message
+    /// instead of [`Self::points`] and [`Self::seen`]).
+    pub async fn points_seen(
+        &self,
+        rows: Vec<MetricRow>,
+        device: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), WriterStopped> {
+        self.tx
+            .send(Input::Points(rows, Some((device, at))))
             .await
             .map_err(|_| WriterStopped)
     }
@@ -137,6 +158,7 @@ pub fn spawn(store: Store, telemetry: Arc<Telemetry>, config: WriterConfig) -> W
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
         let mut deadline = Instant::now() + self.config.flush_interval;
+        let mut seen_deadline = Instant::now() + SEEN_FLUSH_INTERVAL;
         loop {
             tokio::select! {
                 input = rx.recv() => match input {
@@ -168,8 +190,11 @@ impl Writer {
                     // and shutdown wait for commits.
                     self.flush_points().await;
                     self.flush_lines().await;
-                    self.flush_seen().await;
                     deadline = Instant::now() + self.config.flush_interval;
+                }
+                _ = sleep_until(seen_deadline) => {
+                    self.flush_seen().await;
+                    seen_deadline = Instant::now() + SEEN_FLUSH_INTERVAL;
                 }
             }
         }
@@ -177,7 +202,10 @@ impl Writer {
 
     async fn accept(&mut self, input: Input) {
         match input {
-            Input::Points(rows) => {
+            Input::Points(rows, seen) => {
+                if let Some((device, at)) = seen {
+                    self.note_seen(device, at);
+                }
                 self.telemetry.points_received.inc_by(rows.len() as u64);
                 self.points.extend(rows);
                 if self.points.len() >= self.config.batch_rows {
@@ -185,10 +213,7 @@ impl Writer {
                 }
             }
             Input::Line(line) => self.lines.push(line),
-            Input::Seen(device, at) => {
-                let entry = self.seen.entry(device).or_insert(at);
-                *entry = (*entry).max(at);
-            }
+            Input::Seen(device, at) => self.note_seen(device, at),
             Input::Flush(done) => {
                 self.flush_all().await;
                 let _ = done.send(());
@@ -201,6 +226,11 @@ impl Writer {
         self.telemetry
             .writer_queue
             .set((self.points.len() + self.lines.len()) as i64);
+    }
+
+    fn note_seen(&mut self, device: Uuid, at: DateTime<Utc>) {
+        let entry = self.seen.entry(device).or_insert(at);
+        *entry = (*entry).max(at);
     }
 
     /// Writes everything buffered and waits until every COPY under way has committed.

@@ -241,7 +241,9 @@ impl Router {
     }
 
     fn events(&mut self, id: ConnectionId, data: Event) {
-        let span = tracing::error_span!("[>] incoming", connection_id = id);
+        // Centinela patch: debug, not error, spans on the per-event and per-publish paths: an
+        // enabled span formats its fields (the topic) for every message.
+        let span = tracing::debug_span!("[>] incoming", connection_id = id);
         let _guard = span.enter();
 
         match data {
@@ -557,7 +559,7 @@ impl Router {
         };
 
         let client_id = incoming.client_id.clone();
-        let span = tracing::error_span!("incoming_payload", client_id);
+        let span = tracing::debug_span!("incoming_payload", client_id);
         let _guard = span.enter();
 
         // Instead of exchanging, we should just append new incoming packets inside cache
@@ -573,7 +575,7 @@ impl Router {
         for packet in packets.drain(0..) {
             match packet {
                 Packet::Publish(publish, properties) => {
-                    let span = tracing::error_span!("publish", topic = ?publish.topic, pkid = publish.pkid);
+                    let span = tracing::debug_span!("publish", topic = ?publish.topic, pkid = publish.pkid);
                     let _guard = span.enter();
 
                     let qos = publish.qos;
