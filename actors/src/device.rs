@@ -199,14 +199,20 @@ impl DeviceActor {
         let Some(rule) = self.rules.get(sample.name.base()) else {
             return;
         };
-        let entry = self
-            .series
-            .entry(sample.name.as_str().to_owned())
-            .or_insert(SeriesEntry {
-                threshold_id: rule.threshold_id,
-                state: SeriesState::Ok,
-                last_value: sample.value,
-            });
+        // Look up before inserting: `entry` would allocate the key for every sample.
+        if !self.series.contains_key(sample.name.as_str()) {
+            self.series.insert(
+                sample.name.as_str().to_owned(),
+                SeriesEntry {
+                    threshold_id: rule.threshold_id,
+                    state: SeriesState::Ok,
+                    last_value: sample.value,
+                },
+            );
+        }
+        let Some(entry) = self.series.get_mut(sample.name.as_str()) else {
+            return;
+        };
         entry.threshold_id = rule.threshold_id;
         entry.last_value = sample.value;
         let (next, transition) = step(entry.state, &rule.rule, sample.value, sample.ts);

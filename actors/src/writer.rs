@@ -23,6 +23,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use uuid::Uuid;
 
+/// Inputs the writer takes from its channel at once.
+const INPUT_BATCH: usize = 256;
+
 /// How often devices' last-seen times are written.
 pub const SEEN_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -157,23 +160,38 @@ pub fn spawn(store: Store, telemetry: Arc<Telemetry>, config: WriterConfig) -> W
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
-        let mut deadline = Instant::now() + self.config.flush_interval;
-        let mut seen_deadline = Instant::now() + SEEN_FLUSH_INTERVAL;
+        // The timers live across iterations (re-arming a fresh `sleep` per input cost a
+        // timer-wheel insert and removal per message), and inputs are taken in batches.
+        let flush_timer = sleep_until(Instant::now() + self.config.flush_interval);
+        let seen_timer = sleep_until(Instant::now() + SEEN_FLUSH_INTERVAL);
+        tokio::pin!(flush_timer, seen_timer);
+        let mut inputs = Vec::with_capacity(INPUT_BATCH);
         loop {
             tokio::select! {
-                input = rx.recv() => match input {
-                    Some(Input::Shutdown(done)) => {
+                taken = rx.recv_many(&mut inputs, INPUT_BATCH) => {
+                    if taken == 0 {
+                        // Every handle is gone and the channel is empty.
+                        self.flush_all().await;
+                        return;
+                    }
+                    let mut shutdown = None;
+                    for input in inputs.drain(..) {
+                        match input {
+                            Input::Shutdown(done) => shutdown = Some(done),
+                            input => self.accept(input).await,
+                        }
+                    }
+                    if let Some(done) = shutdown {
                         rx.close();
                         while let Some(input) = rx.recv().await {
-                            self.accept(input).await;
+                            if let Input::Shutdown(other) = input {
+                                let _ = other.send(());
+                            } else {
+                                self.accept(input).await;
+                            }
                         }
                         self.flush_all().await;
                         let _ = done.send(());
-                        return;
-                    }
-                    Some(input) => self.accept(input).await,
-                    None => {
-                        self.flush_all().await;
                         return;
                     }
                 },
@@ -185,16 +203,16 @@ impl Writer {
                         Err(error) => tracing::error!(%error, "A COPY task failed."),
                     }
                 }
-                _ = sleep_until(deadline) => {
+                () = &mut flush_timer => {
                     // Time-based flushes start a COPY without waiting for it: only `flush`
                     // and shutdown wait for commits.
                     self.flush_points().await;
                     self.flush_lines().await;
-                    deadline = Instant::now() + self.config.flush_interval;
+                    flush_timer.as_mut().reset(Instant::now() + self.config.flush_interval);
                 }
-                _ = sleep_until(seen_deadline) => {
+                () = &mut seen_timer => {
                     self.flush_seen().await;
-                    seen_deadline = Instant::now() + SEEN_FLUSH_INTERVAL;
+                    seen_timer.as_mut().reset(Instant::now() + SEEN_FLUSH_INTERVAL);
                 }
             }
         }
