@@ -132,7 +132,12 @@ impl Runtime {
         };
         let shards = (0..shards).map(|_| Arbiter::new().handle()).collect();
         let watched = Arc::new(DashMap::new());
-        let hub = Hub::new(telemetry.clone()).start();
+        // The hub gets a thread of its own: on the system thread, alert events queued behind the
+        // MQTT consumer's and the writer's work (tail latency to the NOC).
+        let hub = {
+            let telemetry = telemetry.clone();
+            Hub::start_in_arbiter(&Arbiter::new().handle(), move |_| Hub::new(telemetry))
+        };
         let writer = writer::spawn(store.clone(), telemetry.clone(), config.writer.clone());
         let runtime = Runtime {
             inner: Arc::new(Inner {

@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Longest latency the histogram holds: one hour, in µs.
@@ -44,13 +43,15 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
 }
 
-/// The subscriber.
+/// The subscriber. It runs on a thread and runtime of its own, like a dashboard in another
+/// process: on the generator's runtime its receive instants would wait behind a thousand
+/// publishing tasks, and the generator's scheduling would be timed as the engine's latency.
 #[derive(Debug)]
 pub struct Noc {
     hist: Arc<Mutex<Histogram<u64>>>,
     /// Every `alert opened` event of our metrics seen since the start.
     pub opened: Arc<AtomicU64>,
-    task: JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Noc {
@@ -58,27 +59,60 @@ impl Noc {
     /// agent going offline).
     pub async fn connect(http: SocketAddr, token: &str, metrics: &[String]) -> Result<Noc> {
         let url = format!("ws://{http}/ws/noc?access_token={token}");
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .context("connect /ws/noc")?;
         let hist = Arc::new(Mutex::new(histogram()));
         let opened = Arc::new(AtomicU64::new(0));
         let names: HashSet<String> = metrics.iter().cloned().collect();
-        let task = {
-            let (hist, opened) = (hist.clone(), opened.clone());
-            tokio::spawn(async move {
-                while let Some(Ok(msg)) = ws.next().await {
-                    let Message::Text(text) = msg else { continue };
-                    let now = crate::load::fleet::now_micros();
-                    if let Some(opened_at) = opened_alert(&text, &names) {
-                        opened.fetch_add(1, Ordering::Relaxed);
-                        let latency = (now - opened_at).clamp(1, MAX_MICROS as i64) as u64;
-                        let _ = hist.lock().expect("histogram").record(latency);
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<()>>();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (h, o) = (hist.clone(), opened.clone());
+        std::thread::Builder::new()
+            .name("noc-subscriber".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error.into()));
+                        return;
                     }
-                }
+                };
+                runtime.block_on(async move {
+                    let mut ws = match tokio_tungstenite::connect_async(url).await {
+                        Ok((ws, _)) => ws,
+                        Err(error) => {
+                            let _ = ready_tx
+                                .send(Err(anyhow::Error::from(error).context("connect /ws/noc")));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    loop {
+                        let msg = tokio::select! {
+                            msg = ws.next() => msg,
+                            _ = &mut stop_rx => return,
+                        };
+                        let Some(Ok(msg)) = msg else { return };
+                        let Message::Text(text) = msg else { continue };
+                        let now = crate::load::fleet::now_micros();
+                        if let Some(opened_at) = opened_alert(&text, &names) {
+                            o.fetch_add(1, Ordering::Relaxed);
+                            let latency = (now - opened_at).clamp(1, MAX_MICROS as i64) as u64;
+                            let _ = h.lock().expect("histogram").record(latency);
+                        }
+                    }
+                });
             })
-        };
-        Ok(Noc { hist, opened, task })
+            .context("start the NOC subscriber thread")?;
+        ready_rx
+            .await
+            .context("the NOC subscriber thread ended")??;
+        Ok(Noc {
+            hist,
+            opened,
+            stop: Some(stop_tx),
+        })
     }
 
     /// The latencies recorded since the last call, and a fresh histogram.
@@ -86,8 +120,10 @@ impl Noc {
         std::mem::replace(&mut *self.hist.lock().expect("histogram"), histogram())
     }
 
-    pub fn close(self) {
-        self.task.abort();
+    pub fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
