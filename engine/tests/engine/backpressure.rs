@@ -5,14 +5,37 @@
 
 use crate::harness::{Engine, create_user, free_port};
 use crate::{
-    call, create_fleet, eventually, http_client, login, metric_text, mqtt, next_alert,
-    next_matching, noc, sample,
+    call, cpu_rule_with_tickets, create_fleet, eventually, http_client, login, metric_text, mqtt,
+    next_alert, next_matching, noc, sample,
 };
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use sqlx::{Connection, Row};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A table held in ACCESS EXCLUSIVE mode by an open transaction until released.
+struct TableLock(sqlx::PgConnection);
+
+impl TableLock {
+    async fn take(db: &str, table: &str) -> TableLock {
+        let mut conn = sqlx::PgConnection::connect(db).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        TableLock(conn)
+    }
+
+    async fn release(mut self) {
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut self.0)
+            .await
+            .unwrap();
+    }
+}
 
 /// Messages published; each carries `METRICS` points (about 600 bytes).
 const MESSAGES: u64 = 6_000;
@@ -47,12 +70,7 @@ async fn a_stuck_engine_pauses_publishers_and_loses_nothing() {
     let device = Arc::new(device);
 
     // Storage is stuck: the engine's COPYs wait on this lock.
-    let mut blocker = sqlx::PgConnection::connect(&db).await.unwrap();
-    let mut stuck = blocker.begin().await.unwrap();
-    sqlx::query("LOCK TABLE metrics IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *stuck)
-        .await
-        .unwrap();
+    let stuck = TableLock::take(&db, "metrics").await;
 
     let metrics: Map<String, Value> = (0..METRICS)
         .map(|i| (format!("app.m{i:02}"), json!(10.0 + i as f64)))
@@ -89,7 +107,7 @@ async fn a_stuck_engine_pauses_publishers_and_loses_nothing() {
     assert!(sample(&text, "centinela_mqtt_backlog_bytes ") >= (1 << 20) as f64);
 
     // Storage comes back: everything flows, nothing acknowledged is missing.
-    stuck.rollback().await.unwrap();
+    stuck.release().await;
     tokio::time::timeout(Duration::from_secs(60), publisher)
         .await
         .expect("publisher resumed")
@@ -148,19 +166,7 @@ async fn an_alert_reaches_the_noc_while_its_storage_is_stuck() {
     let fleet = create_fleet(&http, &engine, &admin, "Cliente Lento").await;
     let device_id = fleet.device["id"].as_str().unwrap().to_owned();
     let device_key = fleet.device["device_key"].as_str().unwrap().to_owned();
-    let (s, th) = call(
-        &http,
-        &engine,
-        &admin,
-        "POST",
-        "/api/thresholds",
-        Some(json!({
-            "scope": "device", "scope_id": device_id, "metric": "cpu.usage_pct", "op": ">",
-            "critical": 90.0, "for_seconds": 0, "auto_ticket": true
-        })),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{th}");
+    cpu_rule_with_tickets(&http, &engine, &admin, &device_id).await;
     let creds = mqtt::enroll(&http, &engine, &device_key, &fleet.token).await;
     let device = mqtt::Device::connect(engine.mqtt_port, &creds, &device_key, &fleet.token)
         .await
@@ -168,12 +174,7 @@ async fn an_alert_reaches_the_noc_while_its_storage_is_stuck() {
     let mut ws = noc(&engine, &admin).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut blocker = sqlx::PgConnection::connect(&db).await.unwrap();
-    let mut stuck = blocker.begin().await.unwrap();
-    sqlx::query("LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *stuck)
-        .await
-        .unwrap();
+    let stuck = TableLock::take(&db, "alerts").await;
     device
         .telemetry(&device_key, json!({"metrics": {"cpu.usage_pct": 97.0}}))
         .await;
@@ -192,7 +193,7 @@ async fn an_alert_reaches_the_noc_while_its_storage_is_stuck() {
         .is_none()
     );
 
-    stuck.rollback().await.unwrap();
+    stuck.release().await;
     let linked = next_matching(&mut ws, Duration::from_secs(10), |v| {
         v["type"] == "alert" && v["event"] == "updated" && v["alert"]["ticket_id"].is_string()
     })

@@ -155,6 +155,23 @@ struct Fleet {
     token: String,
 }
 
+/// A device rule `cpu.usage_pct > 90` (critical, at once) that opens tickets.
+async fn cpu_rule_with_tickets(http: &Client, engine: &Engine, admin: &str, device_id: &str) {
+    let (s, th) = call(
+        http,
+        engine,
+        admin,
+        "POST",
+        "/api/thresholds",
+        Some(json!({
+            "scope": "device", "scope_id": device_id, "metric": "cpu.usage_pct", "op": ">",
+            "critical": 90.0, "for_seconds": 0, "auto_ticket": true
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{th}");
+}
+
 async fn create_fleet(http: &Client, engine: &Engine, admin: &str, name: &str) -> Fleet {
     let (s, tenant) = call(
         http,
@@ -200,19 +217,7 @@ async fn telemetry_to_alert_to_ticket_end_to_end() {
     let a = create_fleet(&http, &engine, &admin, "Cliente A").await;
     let device_id = a.device["id"].as_str().unwrap().to_owned();
     let device_key = a.device["device_key"].as_str().unwrap().to_owned();
-    let (s, th) = call(
-        &http,
-        &engine,
-        &admin,
-        "POST",
-        "/api/thresholds",
-        Some(json!({
-            "scope": "device", "scope_id": device_id, "metric": "cpu.usage_pct", "op": ">",
-            "critical": 90.0, "for_seconds": 0, "auto_ticket": true
-        })),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{th}");
+    cpu_rule_with_tickets(&http, &engine, &admin, &device_id).await;
 
     // Tenant B and its client_admin, watching the NOC as well.
     let b = create_fleet(&http, &engine, &admin, "Cliente B").await;
