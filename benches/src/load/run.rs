@@ -94,10 +94,13 @@ struct Watch {
 }
 
 /// Engine counters worth seeing beside each phase (their increase during it).
-const ENGINE_COUNTERS: [&str; 8] = [
+const ENGINE_COUNTERS: [&str; 10] = [
     "centinela_ingest_messages_total",
     "centinela_points_received_total",
     "centinela_mqtt_lost_total",
+    // The broker's flow control: times it paused publishers, and for how long in all.
+    "centinela_mqtt_pauses",
+    "centinela_mqtt_paused_ms",
     "centinela_mailbox_full_total",
     "centinela_ingest_rejected_total",
     "centinela_write_failures_total",
