@@ -62,6 +62,8 @@ pub struct RemoteLink<P> {
     pub(crate) will_delay_interval: u32,
     /// Centinela patch: while closed, stop reading from the socket (see `router::flow`).
     gate: Option<GateWatch>,
+    /// Centinela patch: the same gate, to look at without waiting on it.
+    flow_gate: Option<FlowGate>,
 }
 
 impl<P: Protocol> RemoteLink<P> {
@@ -128,6 +130,7 @@ impl<P: Protocol> RemoteLink<P> {
             notifications: VecDeque::with_capacity(100),
             will_delay_interval,
             gate: flow_gate.map(GateWatch::new),
+            flow_gate: flow_gate.cloned(),
         })
     }
 
@@ -145,7 +148,12 @@ impl<P: Protocol> RemoteLink<P> {
                     let len = {
                         let mut buffer = self.link_tx.buffer();
                         buffer.push_back(packet);
-                        self.network.readv(&mut buffer)?;
+                        // Centinela patch: once the gate has closed, take this one packet and
+                        // leave the rest in the socket buffer, so that a link already reading
+                        // adds one packet, not a whole read, past the limit.
+                        if !self.flow_gate.as_ref().is_some_and(FlowGate::is_closed) {
+                            self.network.readv(&mut buffer)?;
+                        }
                         buffer.len()
                     };
 
