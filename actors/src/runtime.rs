@@ -394,7 +394,7 @@ impl Runtime {
                 // backlog; the points then queue for the writer (which may make us wait).
                 self.evaluate(&entry, samples).await?;
                 return writer
-                    .points_seen(rows, device.0, now)
+                    .points(rows, device.0, now)
                     .await
                     .map_err(|_| IngestError::Stopped);
             }

@@ -54,8 +54,12 @@ impl Default for WriterConfig {
 }
 
 enum Input {
-    /// Points, and the device that sent them (seen at that instant).
-    Points(Vec<MetricRow>, Option<(Uuid, DateTime<Utc>)>),
+    /// A device's points; the device was heard from at `at`.
+    Points {
+        rows: Vec<MetricRow>,
+        device: Uuid,
+        at: DateTime<Utc>,
+    },
     Line(LogLine),
     Seen(Uuid, DateTime<Utc>),
     Flush(oneshot::Sender<()>),
@@ -74,24 +78,16 @@ pub struct WriterHandle {
 pub struct WriterStopped;
 
 impl WriterHandle {
-    /// Queues points, waiting while the writer is saturated (backpressure).
-    pub async fn points(&self, rows: Vec<MetricRow>) -> Result<(), WriterStopped> {
-        self.tx
-            .send(Input::Points(rows, None))
-            .await
-            .map_err(|_| WriterStopped)
-    }
-
-    /// Queues a device's points and records that it was heard from at `at` (one message
-    /// instead of [`Self::points`] and [`Self::seen`]).
-    pub async fn points_seen(
+    /// Queues a device's points and records that it was heard from at `at`, waiting while the
+    /// writer is saturated (backpressure).
+    pub async fn points(
         &self,
         rows: Vec<MetricRow>,
         device: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), WriterStopped> {
         self.tx
-            .send(Input::Points(rows, Some((device, at))))
+            .send(Input::Points { rows, device, at })
             .await
             .map_err(|_| WriterStopped)
     }
@@ -174,24 +170,20 @@ impl Writer {
                         self.flush_all().await;
                         return;
                     }
-                    let mut shutdown = None;
+                    let mut stopping = Vec::new();
                     for input in inputs.drain(..) {
-                        match input {
-                            Input::Shutdown(done) => shutdown = Some(done),
-                            input => self.accept(input).await,
-                        }
+                        stopping.extend(self.accept(input).await);
                     }
-                    if let Some(done) = shutdown {
+                    if !stopping.is_empty() {
+                        // Accept nothing new; what was sent before still gets written.
                         rx.close();
                         while let Some(input) = rx.recv().await {
-                            if let Input::Shutdown(other) = input {
-                                let _ = other.send(());
-                            } else {
-                                self.accept(input).await;
-                            }
+                            stopping.extend(self.accept(input).await);
                         }
                         self.flush_all().await;
-                        let _ = done.send(());
+                        for done in stopping {
+                            let _ = done.send(());
+                        }
                         return;
                     }
                 },
@@ -218,12 +210,12 @@ impl Writer {
         }
     }
 
-    async fn accept(&mut self, input: Input) {
+    /// Takes one input; a shutdown request is handed back for the run loop to answer once
+    /// everything is written.
+    async fn accept(&mut self, input: Input) -> Option<oneshot::Sender<()>> {
         match input {
-            Input::Points(rows, seen) => {
-                if let Some((device, at)) = seen {
-                    self.note_seen(device, at);
-                }
+            Input::Points { rows, device, at } => {
+                self.note_seen(device, at);
                 self.telemetry.points_received.inc_by(rows.len() as u64);
                 self.points.extend(rows);
                 if self.points.len() >= self.config.batch_rows {
@@ -236,14 +228,12 @@ impl Writer {
                 self.flush_all().await;
                 let _ = done.send(());
             }
-            Input::Shutdown(done) => {
-                self.flush_all().await;
-                let _ = done.send(());
-            }
+            Input::Shutdown(done) => return Some(done),
         }
         self.telemetry
             .writer_queue
             .set((self.points.len() + self.lines.len()) as i64);
+        None
     }
 
     fn note_seen(&mut self, device: Uuid, at: DateTime<Utc>) {
