@@ -3,7 +3,6 @@ use crate::link::network;
 use crate::link::network::Network;
 use crate::local::LinkBuilder;
 use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Login, Packet, Protocol};
-use crate::router::flow::GateWatch;
 use crate::router::{Event, Notification};
 use crate::FlowGate;
 use crate::{ConnectionId, ConnectionSettings};
@@ -61,8 +60,6 @@ pub struct RemoteLink<P> {
     notifications: VecDeque<Notification>,
     pub(crate) will_delay_interval: u32,
     /// Centinela patch: while closed, stop reading from the socket (see `router::flow`).
-    gate: Option<GateWatch>,
-    /// Centinela patch: the same gate, to look at without waiting on it.
     flow_gate: Option<FlowGate>,
 }
 
@@ -129,7 +126,6 @@ impl<P: Protocol> RemoteLink<P> {
             link_rx,
             notifications: VecDeque::with_capacity(100),
             will_delay_interval,
-            gate: flow_gate.map(GateWatch::new),
             flow_gate: flow_gate.cloned(),
         })
     }
@@ -140,8 +136,8 @@ impl<P: Protocol> RemoteLink<P> {
         // Note:
         // Shouldn't result in bounded queue deadlocks because of blocking n/w send
         loop {
-            let gate = &mut self.gate;
-            let paused = gate.as_mut().is_some_and(|gate| gate.closed());
+            let gate = &self.flow_gate;
+            let paused = gate.as_ref().is_some_and(FlowGate::is_closed);
             select! {
                 o = self.network.read(), if !paused => {
                     let packet = o?;
@@ -151,7 +147,7 @@ impl<P: Protocol> RemoteLink<P> {
                         // Centinela patch: once the gate has closed, take this one packet and
                         // leave the rest in the socket buffer, so that a link already reading
                         // adds one packet, not a whole read, past the limit.
-                        if !self.flow_gate.as_ref().is_some_and(FlowGate::is_closed) {
+                        if !gate.as_ref().is_some_and(FlowGate::is_closed) {
                             self.network.readv(&mut buffer)?;
                         }
                         buffer.len()
@@ -163,7 +159,7 @@ impl<P: Protocol> RemoteLink<P> {
                 // Paused: wait for the gate to open, still writing acks and pings below
                 _ = async {
                     match gate {
-                        Some(gate) => gate.changed().await,
+                        Some(gate) => gate.opened().await,
                         None => std::future::pending().await,
                     }
                 }, if paused => {}

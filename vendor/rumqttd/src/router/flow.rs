@@ -96,8 +96,11 @@ impl FlowGate {
         self.inner.unread_bytes.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn subscribe(&self) -> watch::Receiver<bool> {
-        self.inner.closed.subscribe()
+    /// Resolves once the gate is open (at once if it is).
+    pub(crate) async fn opened(&self) {
+        let mut rx = self.inner.closed.subscribe();
+        // The sender lives as long as this gate, so waiting cannot fail.
+        let _ = rx.wait_for(|closed| !*closed).await;
     }
 
     fn set(&self, closed: bool) {
@@ -174,31 +177,6 @@ impl FlowState {
                 gate.set(false);
             }
             _ => {}
-        }
-    }
-}
-
-/// A remote link's view of the gate.
-pub(crate) struct GateWatch {
-    rx: watch::Receiver<bool>,
-}
-
-impl GateWatch {
-    pub(crate) fn new(gate: &FlowGate) -> GateWatch {
-        GateWatch {
-            rx: gate.subscribe(),
-        }
-    }
-
-    /// True while the link must not read from its socket.
-    pub(crate) fn closed(&mut self) -> bool {
-        *self.rx.borrow_and_update()
-    }
-
-    /// Resolves when the gate changes; never, if the router is gone.
-    pub(crate) async fn changed(&mut self) {
-        if self.rx.changed().await.is_err() {
-            std::future::pending::<()>().await;
         }
     }
 }
