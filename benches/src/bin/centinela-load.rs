@@ -114,6 +114,20 @@ struct HarnessArgs {
     /// Agents connected during the memory phase (default 2000, 500 with --quick).
     #[arg(long)]
     idle_clients: Option<usize>,
+    /// Messages per second of the alert-latency phase (3). Default: half the rate measured in
+    /// phase (2), which moves with each run; a fixed rate (e.g. 7000) compares runs and
+    /// branches at the same load.
+    #[arg(long, value_parser = positive_rate)]
+    latency_rate: Option<f64>,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "`{s}` is not a positive number of messages per second"
+        )),
+    }
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -166,6 +180,7 @@ async fn main() -> Result<()> {
                 breach: c.breach,
                 idle_devices: args.idle_devices,
                 idle_clients: args.idle_clients,
+                latency_rate: args.latency_rate,
                 engine_bin: engine_bin(&c.engine_bin)?,
                 engine_env: c.engine_env,
                 command: command_line(),

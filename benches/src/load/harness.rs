@@ -42,6 +42,8 @@ pub struct Options {
     pub breach: f64,
     pub idle_devices: i64,
     pub idle_clients: Option<usize>,
+    /// Rate of the latency phase; `None` = half the measured sustainable rate.
+    pub latency_rate: Option<f64>,
     pub engine_bin: PathBuf,
     pub engine_env: Vec<(String, String)>,
     pub command: String,
@@ -229,9 +231,9 @@ pub async fn harness(o: Options) -> Result<Report> {
     )
     .await?;
     let sustainable = (e2e.durable_points_per_s / names.len() as f64).max(1.0);
-    let half_rate = sustainable / 2.0;
+    let half_rate = o.latency_rate.unwrap_or(sustainable / 2.0);
     eprintln!(
-        "==> (3) half rate: {half_rate:.0} msg/s, {} s",
+        "==> (3) latency phase: {half_rate:.0} msg/s, {} s",
         plan.half.as_secs()
     );
     let half = run::phase(
@@ -481,7 +483,7 @@ fn figures(
         ),
         Figure::new(
             "half_rate_msgs_per_s",
-            "(3) half rate, offered",
+            "(3) latency phase, offered",
             half.sent.sent as f64 / half.sent.send_secs.max(1e-3),
             "msg/s",
             Goal::None,
