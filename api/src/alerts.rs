@@ -4,8 +4,9 @@
 use crate::caller::Caller;
 use crate::device_metrics::parse_query_time;
 use crate::error::{ApiError, commit};
+use crate::page::{self, Page};
 use crate::state::ApiState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_actors::NocEvent;
 use centinela_model::{AlertState, AlertStatus, Severity, TenantId};
 use centinela_storage::alerts::{self, Alert, AlertFilter};
@@ -14,10 +15,6 @@ use serde::Deserialize;
 use serde_json::json;
 use std::str::FromStr;
 use uuid::Uuid;
-
-/// Default and maximum page sizes.
-const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 1_000;
 
 /// `GET /api/alerts` filters.
 #[derive(Debug, Deserialize)]
@@ -29,6 +26,7 @@ pub struct AlertQuery {
     pub from: Option<String>,
     pub to: Option<String>,
     pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 /// `POST /api/alerts/{id}/ack` body.
@@ -74,20 +72,10 @@ pub fn optional_time(
     }
 }
 
-/// A page size within bounds.
-pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
-    match requested {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::field(
-            "limit",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        )),
-    }
-}
-
-fn filter(caller: &Caller, q: &AlertQuery) -> Result<AlertFilter, ApiError> {
-    Ok(AlertFilter {
+/// The storage filter and the page size of a list query.
+fn filter(caller: &Caller, q: &AlertQuery) -> Result<(AlertFilter, i64), ApiError> {
+    let page = Page::parse(q.limit, q.cursor.as_deref())?;
+    let filter = AlertFilter {
         tenant_id: caller.tenant_filter(),
         device_id: q.device_id,
         state: enum_word::<AlertState>("state", q.state.as_deref())?,
@@ -95,8 +83,10 @@ fn filter(caller: &Caller, q: &AlertQuery) -> Result<AlertFilter, ApiError> {
         severity: enum_word::<Severity>("severity", q.severity.as_deref())?,
         from: optional_time("from", q.from.as_deref())?,
         to: optional_time("to", q.to.as_deref())?,
-        limit: limit(q.limit)?,
-    })
+        limit: page.fetch(),
+        after: page.after,
+    };
+    Ok((filter, page.limit))
 }
 
 async fn visible_alert(
@@ -151,16 +141,15 @@ pub async fn list(
     state: web::Data<ApiState>,
     caller: Caller,
     query: web::Query<AlertQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = filter(&caller, &query)?;
+    let (filter, limit) = filter(&caller, &query)?;
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let all = alerts::list(&mut tx, &filter).await?;
     commit(tx).await?;
-    let visible: Vec<_> = all
-        .into_iter()
-        .filter(|a| caller.sees(a.tenant_id))
-        .collect();
-    Ok(HttpResponse::Ok().json(visible))
+    Ok(page::respond(&req, all, limit, alerts::list_key, |a| {
+        caller.sees(a.tenant_id)
+    }))
 }
 
 /// `GET /api/alerts/{id}`: the alert plus its `history`.

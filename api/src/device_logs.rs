@@ -5,21 +5,21 @@ use crate::caller::Caller;
 use crate::device_metrics::time_param;
 use crate::devices::visible_device;
 use crate::error::{ApiError, commit};
+use crate::page::{self, Page};
 use crate::state::ApiState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use centinela_storage::Keyset;
 use centinela_storage::logs::{self, LogLine};
 use chrono::{Duration, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 10_000;
-
 /// Query of the logs endpoint.
 #[derive(Debug, Deserialize)]
 pub struct LogsQuery {
     pub limit: Option<i64>,
+    pub cursor: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
     /// `json` (default) or `csv`.
@@ -62,14 +62,9 @@ pub async fn list(
     caller: Caller,
     id: web::Path<Uuid>,
     query: web::Query<LogsQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::field(
-            "limit",
-            format!("limit must be 1–{MAX_LIMIT}"),
-        ));
-    }
+    let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let csv = match query.format.as_deref() {
         None | Some("") | Some("json") => false,
         Some("csv") => true,
@@ -83,16 +78,23 @@ pub async fn list(
     }
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
-    let lines = logs::query(&mut tx, device.id, from, to, limit).await?;
+    let keyset = Keyset {
+        limit: page.fetch(),
+        after: page.after,
+    };
+    let fetched = logs::query(&mut tx, device.id, from, to, &keyset).await?;
     commit(tx).await?;
+    let lines = page::shape(fetched, page.limit, logs::list_key, |_| true);
+    let mut res = HttpResponse::Ok();
+    page::next_headers(&mut res, &req, lines.next.as_deref());
     if csv {
         let disposition = format!("attachment; filename=\"logs-{}.csv\"", device.id);
-        return Ok(HttpResponse::Ok()
+        return Ok(res
             .content_type("text/csv; charset=utf-8")
             .insert_header(("Content-Disposition", disposition))
-            .body(to_csv(&lines)));
+            .body(to_csv(&lines.rows)));
     }
-    Ok(HttpResponse::Ok().json(json!({ "logs": lines })))
+    Ok(res.json(json!({ "logs": lines.rows })))
 }
 
 #[cfg(test)]

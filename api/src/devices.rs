@@ -2,14 +2,15 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, commit};
+use crate::page::{self, Page};
 use crate::routers::{self, NewRouterBody, PatchRouterBody, RouterView};
 use crate::sites::target_tenant;
 use crate::state::ApiState;
 use crate::tenants::{PLANS, validate_name};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_storage::devices::{self, Device};
 use centinela_storage::routers as router_store;
-use centinela_storage::{PgConnection, audit, tenants};
+use centinela_storage::{Keyset, PgConnection, audit, tenants};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -42,6 +43,8 @@ pub struct PatchDeviceBody {
 pub struct DeviceQuery {
     pub tenant_id: Option<Uuid>,
     pub site_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 /// The device as the API shows it: `worst_firing` becomes `health`.
@@ -215,13 +218,26 @@ pub async fn list(
     state: web::Data<ApiState>,
     caller: Caller,
     query: web::Query<DeviceQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let crate::caller::ListTenant::Only(tenant) = caller.list_tenant(query.tenant_id) else {
         return Ok(HttpResponse::Ok().json(json!([])));
     };
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
-    let all = devices::list(&mut tx, tenant, query.site_id).await?;
+    let keyset = Keyset {
+        limit: page.fetch(),
+        after: page.after,
+    };
+    let fetched = devices::list(&mut tx, tenant, query.site_id, &keyset).await?;
+    let all = page::shape(
+        fetched,
+        page.limit,
+        |d| (d.name.clone(), d.id),
+        |d| caller.sees(d.tenant_id),
+    );
     let router_ids: Vec<Uuid> = all
+        .rows
         .iter()
         .filter(|d| d.kind == "routeros")
         .map(|d| d.id)
@@ -235,14 +251,14 @@ pub async fn list(
     commit(tx).await?;
     let now = Utc::now();
     let out: Vec<DeviceView> = all
+        .rows
         .into_iter()
-        .filter(|d| caller.sees(d.tenant_id))
         .map(|d| {
             let target = targets.get(&d.id);
             DeviceView::new(d, now).with_router(target)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(out))
+    Ok(page::ok(&req, &out, all.next.as_deref()))
 }
 
 /// `GET /api/devices/{id}`.

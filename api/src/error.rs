@@ -144,6 +144,10 @@ impl ResponseError for ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> ApiError {
+        if error.is_timeout() {
+            tracing::warn!(%error, "A request's database work timed out.");
+            return ApiError::NotReady("the database did not answer in time; try again".into());
+        }
         match error {
             StorageError::NotFound => ApiError::NotFound,
             StorageError::Conflict(message) => ApiError::Conflict(message),
@@ -197,6 +201,11 @@ mod tests {
             ),
             (
                 StorageError::Database(sqlx::Error::PoolTimedOut),
+                503,
+                "not_ready",
+            ),
+            (
+                StorageError::Database(sqlx::Error::RowNotFound),
                 500,
                 "internal",
             ),

@@ -16,6 +16,7 @@
 //!   [`device_metrics`], [`device_logs`], [`routers`] for a router's connection settings),
 //!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (enrollment,
 //!   certificates), [`scripts`] (remote scripts, approval, signed runs).
+//! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` (built from one route
 //!   table). [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
 //!
@@ -37,6 +38,7 @@ pub mod error;
 pub mod log_rules;
 pub mod noc;
 pub mod ops;
+pub mod page;
 pub mod passwords;
 pub mod routers;
 pub mod scripts;

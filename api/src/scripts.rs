@@ -8,13 +8,14 @@
 use crate::caller::Caller;
 use crate::devices::visible_device;
 use crate::error::{ApiError, commit};
+use crate::page::{self, Page};
 use crate::state::ApiState;
 use crate::tenants::validate_name;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use centinela_model::{DeviceId, Role};
 use centinela_storage::scripts::{self, NewScript, Script};
-use centinela_storage::{PgConnection, audit};
+use centinela_storage::{Keyset, PgConnection, audit};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
@@ -58,6 +59,7 @@ pub struct ListQuery {
     pub tenant_id: Option<Uuid>,
     pub device_id: Option<Uuid>,
     pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 fn ensure_staff(caller: &Caller) -> Result<(), ApiError> {
@@ -151,13 +153,20 @@ pub async fn list(
     state: web::Data<ApiState>,
     caller: Caller,
     query: web::Query<ListQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let tenant = caller.tenant_filter().or(query.tenant_id);
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
-    let all = scripts::list(&mut tx, tenant).await?;
+    let keyset = Keyset {
+        limit: page.fetch(),
+        after: page.after,
+    };
+    let fetched = scripts::list(&mut tx, tenant, &keyset).await?;
     commit(tx).await?;
-    let views: Vec<_> = all.iter().map(|s| view(s, &caller)).collect();
-    Ok(HttpResponse::Ok().json(views))
+    let all = page::shape(fetched, page.limit, |s| (s.name.clone(), s.id), |_| true);
+    let views: Vec<_> = all.rows.iter().map(|s| view(s, &caller)).collect();
+    Ok(page::ok(&req, &views, all.next.as_deref()))
 }
 
 /// `GET /api/scripts/{id}`.
@@ -395,22 +404,26 @@ pub async fn list_runs(
     state: web::Data<ApiState>,
     caller: Caller,
     query: web::Query<ListQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "limit must be 1–1000"));
-    }
+    let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     if let Some(device) = query.device_id {
         visible_device(&mut tx, &caller, device).await?;
     }
-    let runs = scripts::list_runs(&mut tx, query.device_id, limit).await?;
+    let keyset = Keyset {
+        limit: page.fetch(),
+        after: page.after,
+    };
+    let runs = scripts::list_runs(&mut tx, query.device_id, &keyset).await?;
     commit(tx).await?;
-    let runs: Vec<_> = runs
-        .into_iter()
-        .filter(|r| caller.sees(r.tenant_id))
-        .collect();
-    Ok(HttpResponse::Ok().json(runs))
+    Ok(page::respond(
+        &req,
+        runs,
+        page.limit,
+        scripts::run_key,
+        |r| caller.sees(r.tenant_id),
+    ))
 }
 
 /// `GET /api/script-runs/{id}`.

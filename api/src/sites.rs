@@ -2,11 +2,12 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, commit};
+use crate::page::{self, Page};
 use crate::state::ApiState;
 use crate::tenants::validate_name;
-use actix_web::{HttpResponse, web};
-use centinela_storage::audit;
+use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_storage::sites::{self, NewSite, Site};
+use centinela_storage::{Keyset, audit};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -29,6 +30,8 @@ pub struct NewSiteBody {
 #[derive(Debug, Deserialize)]
 pub struct SiteQuery {
     pub tenant_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 /// The site as JSON, without `site_key` unless the caller is staff.
@@ -80,15 +83,27 @@ pub async fn list(
     state: web::Data<ApiState>,
     caller: Caller,
     query: web::Query<SiteQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let crate::caller::ListTenant::Only(tenant) = caller.list_tenant(query.tenant_id) else {
         return Ok(HttpResponse::Ok().json(json!([])));
     };
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
-    let all = sites::list(&mut tx, tenant).await?;
+    let keyset = Keyset {
+        limit: page.fetch(),
+        after: page.after,
+    };
+    let fetched = sites::list(&mut tx, tenant, &keyset).await?;
     commit(tx).await?;
-    let out: Vec<Value> = all.iter().map(|s| site_json(s, &caller)).collect();
-    Ok(HttpResponse::Ok().json(out))
+    let all = page::shape(
+        fetched,
+        page.limit,
+        |s| (s.name.clone(), s.id),
+        |s| caller.sees(s.tenant_id),
+    );
+    let out: Vec<Value> = all.rows.iter().map(|s| site_json(s, &caller)).collect();
+    Ok(page::ok(&req, &out, all.next.as_deref()))
 }
 
 /// `POST /api/sites`.

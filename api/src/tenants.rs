@@ -2,9 +2,10 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, commit};
+use crate::page::{self, Page, PageQuery};
 use crate::state::ApiState;
-use actix_web::{HttpResponse, web};
-use centinela_storage::{audit, tenants};
+use actix_web::{HttpRequest, HttpResponse, web};
+use centinela_storage::{Keyset, audit, tenants};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -62,12 +63,27 @@ pub fn validate_name(field: &str, name: &str) -> Result<String, ApiError> {
 }
 
 /// `GET /api/tenants`.
-pub async fn list(state: web::Data<ApiState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
-    let all = tenants::list(&mut tx).await?;
+    let keyset = Keyset {
+        limit: page.fetch(),
+        after: page.after,
+    };
+    let all = tenants::list(&mut tx, &keyset).await?;
     commit(tx).await?;
-    let visible: Vec<_> = all.into_iter().filter(|t| caller.sees(t.id)).collect();
-    Ok(HttpResponse::Ok().json(visible))
+    Ok(page::respond(
+        &req,
+        all,
+        page.limit,
+        |t| (t.name.clone(), t.id),
+        |t| caller.sees(t.id),
+    ))
 }
 
 /// `POST /api/tenants` (superadmin and admin only).

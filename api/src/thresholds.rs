@@ -3,12 +3,13 @@
 
 use crate::caller::Caller;
 use crate::error::{ApiError, commit};
+use crate::page::{self, Page, PageQuery};
 use crate::state::ApiState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_model::threshold::{Op, Rule, RuleError};
 use centinela_model::{MetricName, TicketPriority};
 use centinela_storage::thresholds::{self, Threshold, ThresholdInput};
-use centinela_storage::{PgConnection, audit};
+use centinela_storage::{Keyset, PgConnection, audit};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use uuid::Uuid;
@@ -177,11 +178,27 @@ async fn record(
 }
 
 /// `GET /api/thresholds`.
-pub async fn list(state: web::Data<ApiState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
-    let all = thresholds::list(&mut tx, caller.tenant_filter()).await?;
+    let keyset = Keyset {
+        limit: page.fetch(),
+        after: page.after,
+    };
+    let all = thresholds::list_page(&mut tx, caller.tenant_filter(), &keyset).await?;
     commit(tx).await?;
-    Ok(HttpResponse::Ok().json(all))
+    Ok(page::respond(
+        &req,
+        all,
+        page.limit,
+        thresholds::list_key,
+        |t| caller.sees(t.tenant_id),
+    ))
 }
 
 /// `POST /api/thresholds`.

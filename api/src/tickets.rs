@@ -1,10 +1,11 @@
 //! `/api/tickets`: the ticket list and one ticket (by id or `TKT-` number) with its history.
 
-use crate::alerts::{enum_word, limit};
+use crate::alerts::enum_word;
 use crate::caller::Caller;
 use crate::error::{ApiError, commit};
+use crate::page::{self, Page};
 use crate::state::ApiState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_model::{TicketPriority, TicketStatus};
 use centinela_storage::tickets::{self, TicketFilter};
 use serde::Deserialize;
@@ -18,6 +19,7 @@ pub struct TicketQuery {
     pub priority: Option<String>,
     pub device_id: Option<Uuid>,
     pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 /// `GET /api/tickets`.
@@ -25,22 +27,27 @@ pub async fn list(
     state: web::Data<ApiState>,
     caller: Caller,
     query: web::Query<TicketQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let filter = TicketFilter {
         tenant_id: caller.tenant_filter(),
         status: enum_word::<TicketStatus>("status", query.status.as_deref())?,
         priority: enum_word::<TicketPriority>("priority", query.priority.as_deref())?,
         device_id: query.device_id,
-        limit: limit(query.limit)?,
+        limit: page.fetch(),
+        after: page.after,
     };
     let mut tx = state.runtime.store().begin(caller.scope()).await?;
     let all = tickets::list(&mut tx, &filter).await?;
     commit(tx).await?;
-    let visible: Vec<_> = all
-        .into_iter()
-        .filter(|t| caller.sees(t.tenant_id))
-        .collect();
-    Ok(HttpResponse::Ok().json(visible))
+    Ok(page::respond(
+        &req,
+        all,
+        page.limit,
+        tickets::list_key,
+        |t| caller.sees(t.tenant_id),
+    ))
 }
 
 /// `GET /api/tickets/{id}`: `id` is a UUID or a number like `TKT-000123`.

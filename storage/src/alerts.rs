@@ -71,7 +71,20 @@ pub struct AlertFilter {
     pub severity: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Rows to return.
     pub limit: i64,
+    /// Start after this sort key ([`list_key`] of the previous page's last row).
+    pub after: Option<AlertKey>,
+}
+
+/// The sort key of [`list`]: firing first, critical first, newest first, then id.
+pub type AlertKey = (i32, i32, DateTime<Utc>, Uuid);
+
+/// The [`AlertKey`] of an alert.
+pub fn list_key(a: &Alert) -> AlertKey {
+    let firing = i32::from(a.state != "firing");
+    let critical = i32::from(a.severity != "critical");
+    (firing, critical, a.opened_at, a.id)
 }
 
 const COLUMNS: &str = "id, tenant_id, device_id, key, threshold_id, severity, state, status, title, \
@@ -304,8 +317,10 @@ pub async fn list(conn: &mut PgConnection, f: &AlertFilter) -> Result<Vec<Alert>
            AND ($5::text IS NULL OR severity = $5)
            AND ($6::timestamptz IS NULL OR opened_at >= $6)
            AND ($7::timestamptz IS NULL OR opened_at < $7)
-         ORDER BY CASE WHEN state = 'firing' THEN 0 ELSE 1 END,
-                  CASE WHEN severity = 'critical' THEN 0 ELSE 1 END, opened_at DESC
+           AND ($9::int IS NULL
+             OR ({FIRING}, {CRITICAL}) > ($9, $10)
+             OR (({FIRING}, {CRITICAL}) = ($9, $10) AND (opened_at, id) < ($11, $12)))
+         ORDER BY {FIRING}, {CRITICAL}, opened_at DESC, id DESC
          LIMIT $8"
     ))
     .bind(f.tenant_id)
@@ -316,9 +331,16 @@ pub async fn list(conn: &mut PgConnection, f: &AlertFilter) -> Result<Vec<Alert>
     .bind(f.from)
     .bind(f.to)
     .bind(f.limit)
+    .bind(f.after.map(|k| k.0))
+    .bind(f.after.map(|k| k.1))
+    .bind(f.after.map(|k| k.2))
+    .bind(f.after.map(|k| k.3))
     .fetch_all(conn)
     .await?)
 }
+
+const FIRING: &str = "(CASE WHEN state = 'firing' THEN 0 ELSE 1 END)";
+const CRITICAL: &str = "(CASE WHEN severity = 'critical' THEN 0 ELSE 1 END)";
 
 /// Acknowledges an alert (idempotent: a second ack keeps the first acknowledger).
 pub async fn ack(

@@ -1,6 +1,6 @@
 //! Devices: agents and routers. The device token is stored hashed.
 
-use crate::{Result, StorageError, new_secret, token_hash};
+use crate::{Keyset, NameKey, Result, StorageError, new_secret, token_hash};
 use centinela_model::DeviceId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -90,14 +90,20 @@ pub async fn list(
     conn: &mut PgConnection,
     tenant: Option<Uuid>,
     site: Option<Uuid>,
+    page: &Keyset<NameKey>,
 ) -> Result<Vec<Device>> {
+    let (name, id) = page.after.clone().unzip();
     Ok(sqlx::query_as(sqlf!(
         "SELECT {COLUMNS} FROM devices d
          WHERE ($1::uuid IS NULL OR d.tenant_id = $1) AND ($2::uuid IS NULL OR d.site_id = $2)
-         ORDER BY d.name"
+           AND ($4::text IS NULL OR (d.name, d.id) > ($4, $5))
+         ORDER BY d.name, d.id LIMIT $3"
     ))
     .bind(tenant)
     .bind(site)
+    .bind(page.limit)
+    .bind(name)
+    .bind(id)
     .fetch_all(conn)
     .await?)
 }

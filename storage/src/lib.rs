@@ -71,6 +71,17 @@ pub async fn lock_out_engines(conn: &mut PgConnection) -> Result<bool> {
     Ok(locked)
 }
 
+/// One page of a list in keyset order: at most `limit` rows, starting after the sort key
+/// `after` (the key of the previous page's last row; each list names its key type).
+#[derive(Debug, Clone)]
+pub struct Keyset<K> {
+    pub limit: i64,
+    pub after: Option<K>,
+}
+
+/// The sort key of lists ordered by name: name, then id.
+pub type NameKey = (String, uuid::Uuid);
+
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -89,6 +100,18 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The database did not answer in time: a statement cancelled by `statement_timeout`
+    /// (SQLSTATE 57014) or no pooled connection free within the acquire timeout.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            StorageError::Database(sqlx::Error::PoolTimedOut) => true,
+            StorageError::Database(sqlx::Error::Database(db)) => {
+                db.code().as_deref() == Some("57014")
+            }
+            _ => false,
+        }
+    }
+
     /// Maps unique-violation errors to [`StorageError::Conflict`], foreign-key and check
     /// violations to [`StorageError::Invalid`].
     fn classify(error: sqlx::Error) -> StorageError {
@@ -122,6 +145,26 @@ impl Store {
     /// Connects a pool. `max_connections` bounds concurrent database work.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
         let options = PgConnectOptions::from_str(url)?.application_name("centinela");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool })
+    }
+
+    /// Connects a pool for request handlers: its own connections, so that API traffic never
+    /// waits behind the engine's writes (nor the reverse), and a `statement_timeout` on every
+    /// connection, so that no request holds a connection longer than `statement_timeout`.
+    pub async fn connect_api(
+        url: &str,
+        max_connections: u32,
+        statement_timeout: Duration,
+    ) -> Result<Store> {
+        let millis = statement_timeout.as_millis().max(1).to_string();
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("centinela-api")
+            .options([("statement_timeout", millis.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

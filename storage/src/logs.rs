@@ -1,6 +1,6 @@
 //! Device log lines (agent `events`, later router logs).
 
-use crate::Result;
+use crate::{Keyset, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -48,22 +48,37 @@ pub async fn insert_many(conn: &mut PgConnection, lines: &[LogLine]) -> Result<u
     Ok(done.rows_affected())
 }
 
+/// The sort key of [`query`]: newest first, then the MD5 of the line (lines have no id; two
+/// identical lines at the same instant may fold into one across a page boundary).
+pub type LogKey = (DateTime<Utc>, String);
+
+/// The [`LogKey`] of a line.
+pub fn list_key(l: &LogLine) -> LogKey {
+    use md5::Digest;
+    (l.ts, hex::encode(md5::Md5::digest(l.message.as_bytes())))
+}
+
 /// The latest lines of a device in a time range.
 pub async fn query(
     conn: &mut PgConnection,
     device: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    limit: i64,
+    page: &Keyset<LogKey>,
 ) -> Result<Vec<LogLine>> {
+    let (at, digest) = page.after.clone().unzip();
     Ok(sqlx::query_as(
         "SELECT ts, tenant_id, device_id, level, source, message FROM device_logs
-         WHERE device_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $4",
+         WHERE device_id = $1 AND ts >= $2 AND ts < $3
+           AND ($5::timestamptz IS NULL OR (ts, md5(message)) < ($5, $6))
+         ORDER BY ts DESC, md5(message) DESC LIMIT $4",
     )
     .bind(device)
     .bind(from)
     .bind(to)
-    .bind(limit)
+    .bind(page.limit)
+    .bind(at)
+    .bind(digest)
     .fetch_all(conn)
     .await?)
 }

@@ -1,7 +1,7 @@
 //! Remote scripts, their approval, and their runs. A run's id is the command id the agent
 //! echoes in its result.
 
-use crate::{Result, StorageError};
+use crate::{Keyset, NameKey, Result, StorageError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -62,12 +62,22 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Script> {
 }
 
 /// Scripts usable for a tenant (its own and the global ones), or all visible ones.
-pub async fn list(conn: &mut PgConnection, tenant: Option<Uuid>) -> Result<Vec<Script>> {
+pub async fn list(
+    conn: &mut PgConnection,
+    tenant: Option<Uuid>,
+    page: &Keyset<NameKey>,
+) -> Result<Vec<Script>> {
+    let (name, id) = page.after.clone().unzip();
     Ok(sqlx::query_as(sqlf!(
         "SELECT {SCRIPT} FROM scripts
-         WHERE $1::uuid IS NULL OR tenant_id IS NULL OR tenant_id = $1 ORDER BY name"
+         WHERE ($1::uuid IS NULL OR tenant_id IS NULL OR tenant_id = $1)
+           AND ($3::text IS NULL OR (name, id) > ($3, $4))
+         ORDER BY name, id LIMIT $2"
     ))
     .bind(tenant)
+    .bind(page.limit)
+    .bind(name)
+    .bind(id)
     .fetch_all(conn)
     .await?)
 }
@@ -194,17 +204,29 @@ pub async fn get_run(conn: &mut PgConnection, id: Uuid) -> Result<ScriptRun> {
         .ok_or(StorageError::NotFound)
 }
 
+/// The sort key of [`list_runs`]: newest first, then id.
+pub type RunKey = (DateTime<Utc>, Uuid);
+
+/// The [`RunKey`] of a run.
+pub fn run_key(r: &ScriptRun) -> RunKey {
+    (r.requested_at, r.id)
+}
+
 pub async fn list_runs(
     conn: &mut PgConnection,
     device: Option<Uuid>,
-    limit: i64,
+    page: &Keyset<RunKey>,
 ) -> Result<Vec<ScriptRun>> {
+    let (at, id) = page.after.unzip();
     Ok(sqlx::query_as(sqlf!(
-        "SELECT {RUN} FROM script_runs WHERE $1::uuid IS NULL OR device_id = $1
-         ORDER BY requested_at DESC LIMIT $2"
+        "SELECT {RUN} FROM script_runs WHERE ($1::uuid IS NULL OR device_id = $1)
+           AND ($3::timestamptz IS NULL OR (requested_at, id) < ($3, $4))
+         ORDER BY requested_at DESC, id DESC LIMIT $2"
     ))
     .bind(device)
-    .bind(limit)
+    .bind(page.limit)
+    .bind(at)
+    .bind(id)
     .fetch_all(conn)
     .await?)
 }

@@ -1,6 +1,6 @@
 //! Sites of a tenant. Each has a `site_key` agents enroll with.
 
-use crate::{Result, StorageError, new_secret};
+use crate::{Keyset, NameKey, Result, StorageError, new_secret};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -58,11 +58,21 @@ pub async fn create(conn: &mut PgConnection, site: &NewSite) -> Result<Site> {
     .map_err(StorageError::classify)
 }
 
-pub async fn list(conn: &mut PgConnection, tenant: Option<Uuid>) -> Result<Vec<Site>> {
+pub async fn list(
+    conn: &mut PgConnection,
+    tenant: Option<Uuid>,
+    page: &Keyset<NameKey>,
+) -> Result<Vec<Site>> {
+    let (name, id) = page.after.clone().unzip();
     Ok(sqlx::query_as(sqlf!(
-        "SELECT {COLUMNS} FROM sites WHERE ($1::uuid IS NULL OR tenant_id = $1) ORDER BY name"
+        "SELECT {COLUMNS} FROM sites WHERE ($1::uuid IS NULL OR tenant_id = $1)
+           AND ($3::text IS NULL OR (name, id) > ($3, $4))
+         ORDER BY name, id LIMIT $2"
     ))
     .bind(tenant)
+    .bind(page.limit)
+    .bind(name)
+    .bind(id)
     .fetch_all(conn)
     .await?)
 }

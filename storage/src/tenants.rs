@@ -1,6 +1,6 @@
 //! Tenants (client organisations): plan and status.
 
-use crate::{Result, StorageError};
+use crate::{Keyset, NameKey, Result, StorageError};
 use centinela_model::TenantId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -30,12 +30,17 @@ pub async fn create(conn: &mut PgConnection, name: &str, plan: &str) -> Result<T
     .map_err(StorageError::classify)
 }
 
-pub async fn list(conn: &mut PgConnection) -> Result<Vec<Tenant>> {
-    Ok(
-        sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM tenants ORDER BY name"))
-            .fetch_all(conn)
-            .await?,
-    )
+pub async fn list(conn: &mut PgConnection, page: &Keyset<NameKey>) -> Result<Vec<Tenant>> {
+    let (name, id) = page.after.clone().unzip();
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM tenants WHERE ($2::text IS NULL OR (name, id) > ($2, $3))
+         ORDER BY name, id LIMIT $1"
+    ))
+    .bind(page.limit)
+    .bind(name)
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Tenant> {

@@ -1,6 +1,6 @@
 //! Threshold rules with tenant → site → device scopes.
 
-use crate::{Result, StorageError};
+use crate::{Keyset, Result, StorageError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -119,12 +119,44 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> Result<Threshold> {
     .ok_or(StorageError::NotFound)
 }
 
+/// The sort key of [`list`]: metric, scope, then id.
+pub type ThresholdKey = (String, String, Uuid);
+
+/// The [`ThresholdKey`] of a rule.
+pub fn list_key(t: &Threshold) -> ThresholdKey {
+    (t.metric.clone(), t.scope.clone(), t.id)
+}
+
+/// Every rule of a tenant (or all visible ones), for the runtime's rule sets.
 pub async fn list(conn: &mut PgConnection, tenant: Option<Uuid>) -> Result<Vec<Threshold>> {
+    list_page(
+        conn,
+        tenant,
+        &Keyset {
+            limit: i64::MAX,
+            after: None,
+        },
+    )
+    .await
+}
+
+/// One page of rules in [`ThresholdKey`] order (the API's list).
+pub async fn list_page(
+    conn: &mut PgConnection,
+    tenant: Option<Uuid>,
+    page: &Keyset<ThresholdKey>,
+) -> Result<Vec<Threshold>> {
+    let after = page.after.clone();
     Ok(sqlx::query_as(sqlf!(
         "SELECT {COLUMNS} FROM thresholds WHERE ($1::uuid IS NULL OR tenant_id = $1)
-         ORDER BY metric, scope"
+           AND ($3::text IS NULL OR (metric, scope, id) > ($3, $4, $5))
+         ORDER BY metric, scope, id LIMIT $2"
     ))
     .bind(tenant)
+    .bind(page.limit)
+    .bind(after.as_ref().map(|k| k.0.clone()))
+    .bind(after.as_ref().map(|k| k.1.clone()))
+    .bind(after.map(|k| k.2))
     .fetch_all(conn)
     .await?)
 }

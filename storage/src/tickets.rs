@@ -65,7 +65,18 @@ pub struct TicketFilter {
     pub status: Option<String>,
     pub priority: Option<String>,
     pub device_id: Option<Uuid>,
+    /// Rows to return.
     pub limit: i64,
+    /// Start after this sort key ([`list_key`] of the previous page's last row).
+    pub after: Option<TicketKey>,
+}
+
+/// The sort key of [`list`]: newest first, then id.
+pub type TicketKey = (DateTime<Utc>, Uuid);
+
+/// The [`TicketKey`] of a ticket.
+pub fn list_key(t: &Ticket) -> TicketKey {
+    (t.created_at, t.id)
 }
 
 const COLUMNS: &str = "id, number, tenant_id, site_id, device_id, alert_id, source, subject, \
@@ -193,13 +204,16 @@ pub async fn list(conn: &mut PgConnection, f: &TicketFilter) -> Result<Vec<Ticke
         "SELECT {COLUMNS} FROM tickets
          WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR status = $2)
            AND ($3::text IS NULL OR priority = $3) AND ($4::uuid IS NULL OR device_id = $4)
-         ORDER BY created_at DESC LIMIT $5"
+           AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7))
+         ORDER BY created_at DESC, id DESC LIMIT $5"
     ))
     .bind(f.tenant_id)
     .bind(&f.status)
     .bind(&f.priority)
     .bind(f.device_id)
     .bind(f.limit)
+    .bind(f.after.map(|k| k.0))
+    .bind(f.after.map(|k| k.1))
     .fetch_all(conn)
     .await?)
 }

@@ -4,6 +4,7 @@
 mod agents_scripts;
 mod auth;
 mod helpers;
+mod lists;
 mod ops;
 mod routers;
 mod tenancy;

@@ -20,7 +20,18 @@ const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 async fn router(store: &Store, key: &MasterKey, port: u16, password: &str) -> Uuid {
     let mut tx = store.begin(Scope::All).await.unwrap();
-    let tenant = match tenants::list(&mut tx).await.unwrap().into_iter().next() {
+    let tenant = match tenants::list(
+        &mut tx,
+        &centinela_storage::Keyset {
+            limit: 1,
+            after: None,
+        },
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .next()
+    {
         Some(t) => t,
         None => tenants::create(&mut tx, "Operador", "pro").await.unwrap(),
     };

@@ -170,8 +170,14 @@ async fn row_level_security_hides_other_tenants_even_without_where_clauses() {
         .await
         .unwrap();
     // No tenant filter passed: only RLS stands between B and A's rows.
-    assert_eq!(tenants::list(&mut tx).await.unwrap().len(), 1);
-    assert_eq!(devices::list(&mut tx, None, None).await.unwrap().len(), 1);
+    assert_eq!(tenants::list(&mut tx, &all_rows()).await.unwrap().len(), 1);
+    assert_eq!(
+        devices::list(&mut tx, None, None, &all_rows())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(matches!(
         devices::get(&mut tx, device_a).await,
         Err(centinela_storage::StorageError::NotFound)
@@ -196,7 +202,10 @@ async fn row_level_security_hides_other_tenants_even_without_where_clauses() {
     assert!(none.is_empty());
     let mut staff = store.begin(Scope::All).await.unwrap();
     assert_eq!(
-        devices::list(&mut staff, None, None).await.unwrap().len(),
+        devices::list(&mut staff, None, None, &all_rows())
+            .await
+            .unwrap()
+            .len(),
         2
     );
     let _ = tenant_a;
@@ -265,4 +274,12 @@ async fn one_firing_alert_per_key_and_one_ticket_per_alert_with_shared_numbers()
     assert!(created && third.id != first.id);
     assert_eq!(alerts::history(&mut tx, first.id).await.unwrap().len(), 2);
     tx.commit().await.unwrap();
+}
+
+/// A page holding every row.
+fn all_rows() -> centinela_storage::Keyset<centinela_storage::NameKey> {
+    centinela_storage::Keyset {
+        limit: i64::MAX,
+        after: None,
+    }
 }
