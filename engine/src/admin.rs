@@ -151,11 +151,8 @@ async fn create_user(
         .read_to_string(&mut password)
         .context("cannot read the password from stdin")?;
     let password = password.trim_end_matches(['\r', '\n']);
-    if password.chars().count() < 8 {
-        return Err(Failure::Runtime(anyhow!(
-            "the password (stdin) must have at least 8 characters"
-        )));
-    }
+    centinela_model::helpdesk::check_password(password)
+        .map_err(|e| Failure::Runtime(anyhow!("the password (stdin): {e}")))?;
     let hash = centinela_api::hash_password(password)
         .map_err(|e| anyhow!("cannot hash the password: {e}"))?;
     let store = connect(settings).await?;

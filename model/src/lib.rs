@@ -17,11 +17,14 @@
 //! - [`log_rules`]: data-driven log heuristics (brute force, WAN instability, link down) as a
 //!   pure state machine with Spanish alert texts.
 //! - [`counter`]: rates from counters, with 32-bit wrap and reset told apart.
+//! - [`helpdesk`]: who may move a ticket where, what a comment moves, the password policy and
+//!   the tenant profile's fields (RFC, CP, e-mail, allowed domains, phone, coordinates).
 //!
 //! Dependencies: serde, serde_json, uuid, chrono, thiserror. No I/O, no async, and nothing else
 //! from the workspace: every other crate depends on this one, never the reverse.
 
 pub mod counter;
+pub mod helpdesk;
 pub mod ids;
 pub mod log_rules;
 pub mod metric;

@@ -100,25 +100,21 @@ TicketStatus {
 });
 
 impl TicketStatus {
-    /// The allowed moves of CONTRACT.md: new→assigned→in_progress→waiting_customer→resolved→
-    /// closed; resolved→reopened→in_progress; new→pending_approval→assigned; new→cancelled.
-    /// `waiting_customer → in_progress` is the customer answering, and `in_progress → resolved`
-    /// skips a wait that never happened.
+    /// The helpdesk workflow (docs/api.md): new → assigned | in_progress | pending_approval |
+    /// cancelled; pending_approval → assigned | cancelled; assigned → in_progress | cancelled;
+    /// in_progress → waiting_customer | resolved; waiting_customer → in_progress | resolved;
+    /// resolved → closed | reopened; reopened → in_progress; closed and cancelled are final.
+    /// Who may make each move is [`crate::helpdesk::check_move`].
     pub fn can_move_to(self, next: TicketStatus) -> bool {
         use TicketStatus::*;
         matches!(
             (self, next),
-            (New, Assigned)
-                | (New, PendingApproval)
-                | (New, Cancelled)
-                | (PendingApproval, Assigned)
-                | (Assigned, InProgress)
-                | (InProgress, WaitingCustomer)
-                | (InProgress, Resolved)
-                | (WaitingCustomer, InProgress)
-                | (WaitingCustomer, Resolved)
-                | (Resolved, Closed)
-                | (Resolved, Reopened)
+            (New, Assigned | InProgress | PendingApproval | Cancelled)
+                | (PendingApproval, Assigned | Cancelled)
+                | (Assigned, InProgress | Cancelled)
+                | (InProgress, WaitingCustomer | Resolved)
+                | (WaitingCustomer, InProgress | Resolved)
+                | (Resolved, Closed | Reopened)
                 | (Reopened, InProgress)
         )
     }
