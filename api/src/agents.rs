@@ -26,7 +26,7 @@ pub async fn certificate(
     let token = bearer_token(&req)
         .ok_or_else(|| ApiError::Unauthorized("a bearer device token is required".into()))?;
     // Devices have no user scope: the token itself identifies the device.
-    let mut tx = state.runtime.store().begin(Scope::All).await?;
+    let mut tx = state.store.begin(Scope::All).await?;
     let device = devices::by_token(&mut tx, token)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("unknown device token".into()))?;
@@ -81,7 +81,7 @@ pub async fn enroll(
     let limiter_key = format!("enroll:{peer}");
     crate::passwords::check_not_limited(&limiter_key)?;
     let hostname = crate::tenants::validate_name("hostname", &body.hostname)?;
-    let mut tx = state.runtime.store().begin(Scope::All).await?;
+    let mut tx = state.store.begin(Scope::All).await?;
     let Some(site) = centinela_storage::sites::by_site_key(&mut tx, body.site_key.trim()).await?
     else {
         crate::passwords::record_failure(&limiter_key);

@@ -144,7 +144,7 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (filter, limit) = filter(&caller, &query)?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let all = alerts::list(&mut tx, &filter).await?;
     commit(tx).await?;
     Ok(page::respond(&req, all, limit, alerts::list_key, |a| {
@@ -158,7 +158,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let alert = visible_alert(&mut tx, &caller, id.into_inner()).await?;
     let history = alerts::history(&mut tx, alert.id).await?;
     commit(tx).await?;
@@ -175,7 +175,7 @@ pub async fn ack(
     body: Option<web::Json<AckBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let comment = body.and_then(|b| b.into_inner().comment);
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let current = visible_alert(&mut tx, &caller, id.into_inner()).await?;
     caller.ensure_can_write(&mut tx, current.tenant_id).await?;
     let alert = alerts::ack(&mut tx, current.id, caller.user_id, comment.as_deref()).await?;
@@ -198,7 +198,7 @@ pub async fn set_status(
         .map_err(|e: centinela_model::status::UnknownWord| {
             ApiError::field("status", e.to_string())
         })?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let current = visible_alert(&mut tx, &caller, id.into_inner()).await?;
     caller.ensure_can_write(&mut tx, current.tenant_id).await?;
     let alert = alerts::set_status(

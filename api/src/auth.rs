@@ -70,7 +70,7 @@ async fn issue_pair(state: &ApiState, user: &User) -> Result<TokenPair, ApiError
     )?;
     let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0)
         .ok_or_else(|| ApiError::Internal("refresh expiry out of range".into()))?;
-    let mut tx = state.runtime.store().begin(Scope::All).await?;
+    let mut tx = state.store.begin(Scope::All).await?;
     users::store_refresh_token(&mut tx, claims.jti, user.id, expires_at).await?;
     commit(tx).await?;
     Ok(TokenPair {
@@ -95,7 +95,7 @@ pub async fn login(
     let LoginBody { email, password } = body.into_inner();
     passwords::check_not_limited(&email)?;
     // Staff have no tenant: the lookup runs unscoped.
-    let mut tx = state.runtime.store().begin(Scope::All).await?;
+    let mut tx = state.store.begin(Scope::All).await?;
     let user = users::by_email(&mut tx, &email).await?;
     commit(tx).await?;
     let hash = user
@@ -121,7 +121,7 @@ pub async fn refresh(
     body: web::Json<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     let claims = tokens::verify(&state.auth, &body.refresh_token, TokenType::Refresh)?;
-    let mut tx = state.runtime.store().begin(Scope::All).await?;
+    let mut tx = state.store.begin(Scope::All).await?;
     let consumed = users::consume_refresh_token(&mut tx, claims.jti).await?;
     let user = match consumed {
         Some(user_id) if user_id == claims.sub => users::get(&mut tx, user_id).await?,
@@ -140,7 +140,7 @@ pub async fn refresh(
 
 /// `POST /api/auth/logout`: revokes every refresh token of the caller.
 pub async fn logout(state: web::Data<ApiState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     users::revoke_refresh_tokens(&mut tx, caller.user_id).await?;
     commit(tx).await?;
     tracing::info!(user_id = %caller.user_id, "User logged out.");
@@ -149,7 +149,7 @@ pub async fn logout(state: web::Data<ApiState>, caller: Caller) -> Result<HttpRe
 
 /// `GET /api/auth/me`.
 pub async fn me(state: web::Data<ApiState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let user = users::get(&mut tx, caller.user_id).await?;
     commit(tx).await?;
     if !user.active {

@@ -76,7 +76,7 @@ pub async fn list(
     if from >= to {
         return Err(ApiError::field("from", "from must be before to"));
     }
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     let keyset = Keyset {
         limit: page.fetch(),

@@ -87,7 +87,7 @@ pub async fn series(
             ApiError::field("bucket", "bucket must look like 30s, 1m, 5m, 1h or 1d")
         })?),
     };
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     let points = match bucket {
         None => json!(

@@ -173,7 +173,7 @@ pub async fn create(
     if body.routeros.is_some() {
         ensure_may_set_router(&caller)?;
     }
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     caller.ensure_can_write(&mut tx, tenant).await?;
     ensure_plan_room(&mut tx, tenant).await?;
     let (device, token) = devices::create(&mut tx, tenant, body.site_id, &name, &body.kind)
@@ -224,7 +224,7 @@ pub async fn list(
     let crate::caller::ListTenant::Only(tenant) = caller.list_tenant(query.tenant_id) else {
         return Ok(HttpResponse::Ok().json(json!([])));
     };
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let keyset = Keyset {
         limit: page.fetch(),
         after: page.after,
@@ -267,7 +267,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     let target = router_store::get(&mut tx, device.id).await?;
     commit(tx).await?;
@@ -292,7 +292,7 @@ pub async fn patch(
         .as_ref()
         .map(|r| routers::change(&state, r))
         .transpose()?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     caller.ensure_can_write(&mut tx, device.tenant_id).await?;
     if change.is_some() {
@@ -344,7 +344,7 @@ pub async fn delete(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     caller.ensure_can_write(&mut tx, device.tenant_id).await?;
     devices::delete(&mut tx, device.id).await?;

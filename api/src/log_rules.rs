@@ -50,7 +50,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = target_tenant(&caller, query.tenant_id)?;
     caller.ensure_visible(tenant)?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let configured = log_rules::for_tenant(&mut tx, tenant).await?;
     commit(tx).await?;
     let rules: Vec<_> = effective_rules(&configured)
@@ -91,7 +91,7 @@ pub async fn put(
         };
         ApiError::field(field, e.to_string())
     })?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     caller.ensure_can_write(&mut tx, tenant).await?;
     log_rules::upsert(&mut tx, tenant, &rule).await?;
     let details = json!({ "rule": rule });
@@ -119,7 +119,7 @@ pub async fn reset(
 ) -> Result<HttpResponse, ApiError> {
     let kind = kind(&path)?;
     let tenant = target_tenant(&caller, query.tenant_id)?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     caller.ensure_can_write(&mut tx, tenant).await?;
     log_rules::reset(&mut tx, tenant, kind).await?;
     audit::record(

@@ -143,7 +143,7 @@ impl NocSession {
         ids.sort_unstable();
         ids.dedup();
         ids.truncate(MAX_WATCHED);
-        let store = self.state.runtime.store().clone();
+        let store = self.state.store.clone();
         let check = async move { visible_devices(&store, &caller, ids).await };
         ctx.spawn(check.into_actor(self).map(|result, act, ctx| match result {
             Ok(visible) => {

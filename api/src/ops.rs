@@ -188,7 +188,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// `GET /readyz`: 200 when the database answers and the broker is up.
 pub async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let database = state.runtime.store().ping().await;
+    let database = state.store.ping().await;
     let broker = state.broker_up.load(Ordering::Relaxed);
     if database && broker {
         return Ok(

@@ -157,7 +157,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let tenant = caller.tenant_filter().or(query.tenant_id);
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let keyset = Keyset {
         limit: page.fetch(),
         after: page.after,
@@ -175,7 +175,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
     commit(tx).await?;
     Ok(HttpResponse::Ok().json(view(&script, &caller)))
@@ -197,7 +197,7 @@ pub async fn create(
         timeout_s: validate_timeout(body.timeout_s.unwrap_or(60))?,
         created_by: Some(caller.user_id),
     };
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     if let Some(tenant) = new.tenant_id {
         caller.ensure_can_write(&mut tx, tenant).await?;
     }
@@ -238,7 +238,7 @@ pub async fn patch(
         .transpose()?;
     let text = body.body.as_deref().map(validate_body).transpose()?;
     let timeout = body.timeout_s.map(validate_timeout).transpose()?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
     let updated = scripts::update(
         &mut tx,
@@ -271,7 +271,7 @@ pub async fn delete(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.ensure_msp_admin()?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
     scripts::delete(&mut tx, script.id).await?;
     record(
@@ -306,7 +306,7 @@ pub async fn approve(
 ) -> Result<HttpResponse, ApiError> {
     caller.ensure_msp_admin()?;
     let seen = body.and_then(|b| b.into_inner().updated_at);
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
     let approved = scripts::approve(&mut tx, script.id, caller.user_id, seen).await?;
     record(
@@ -337,7 +337,7 @@ pub async fn run(
             "only technicians and client admins run scripts".into(),
         ));
     }
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, body.device_id).await?;
     caller.ensure_can_write(&mut tx, device.tenant_id).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
@@ -407,7 +407,7 @@ pub async fn list_runs(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     if let Some(device) = query.device_id {
         visible_device(&mut tx, &caller, device).await?;
     }
@@ -432,7 +432,7 @@ pub async fn get_run(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let run = scripts::get_run(&mut tx, id.into_inner()).await?;
     caller.ensure_visible(run.tenant_id)?;
     commit(tx).await?;

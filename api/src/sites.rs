@@ -89,7 +89,7 @@ pub async fn list(
     let crate::caller::ListTenant::Only(tenant) = caller.list_tenant(query.tenant_id) else {
         return Ok(HttpResponse::Ok().json(json!([])));
     };
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let keyset = Keyset {
         limit: page.fetch(),
         after: page.after,
@@ -115,7 +115,7 @@ pub async fn create(
     let body = body.into_inner();
     let tenant = target_tenant(&caller, body.tenant_id)?;
     let site = new_site(tenant, body)?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     caller.ensure_can_write(&mut tx, tenant).await?;
     let site = sites::create(&mut tx, &site).await?;
     let details = json!({"name": site.name});
@@ -140,7 +140,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let site = sites::get(&mut tx, id.into_inner()).await?;
     commit(tx).await?;
     caller.ensure_visible(site.tenant_id)?;

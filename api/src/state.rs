@@ -2,6 +2,7 @@
 //! MQTT endpoint agents are told to connect to.
 
 use centinela_actors::Runtime;
+use centinela_storage::Store;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -11,6 +12,9 @@ use std::time::Duration;
 pub struct ApiState {
     /// The running core (store, hub, device actors, telemetry).
     pub runtime: Runtime,
+    /// The API's own pool (with a statement timeout), apart from the engine's: request
+    /// handlers never wait behind ingest or alert storage, nor hold them up.
+    pub store: Store,
     /// JWT settings.
     pub auth: AuthConfig,
     /// Signs agent CSRs with the engine's CA.

@@ -70,7 +70,7 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let keyset = Keyset {
         limit: page.fetch(),
         after: page.after,
@@ -96,7 +96,7 @@ pub async fn create(
     let name = validate_name("name", &body.name)?;
     let plan = body.plan.as_deref().unwrap_or("basic");
     validate_plan(plan)?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let tenant = tenants::create(&mut tx, &name, plan).await?;
     let details = json!({"name": tenant.name, "plan": tenant.plan});
     audit::record(
@@ -122,7 +122,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     caller.ensure_visible(id)?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let tenant = tenants::get(&mut tx, id).await?;
     commit(tx).await?;
     Ok(HttpResponse::Ok().json(tenant))
@@ -144,7 +144,7 @@ pub async fn patch(
     if let Some(status) = &body.status {
         validate_status(status)?;
     }
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let tenant = tenants::update(&mut tx, id, body.plan.as_deref(), body.status.as_deref()).await?;
     let details = json!({"plan": body.plan, "status": body.status});
     audit::record(

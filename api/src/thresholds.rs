@@ -185,7 +185,7 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let keyset = Keyset {
         limit: page.fetch(),
         after: page.after,
@@ -208,7 +208,7 @@ pub async fn create(
     body: web::Json<NewThresholdBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut input = input_from(body.into_inner())?;
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     input.tenant_id = thresholds::scope_tenant(&mut tx, &input.scope, input.scope_id).await?;
     caller.ensure_can_write(&mut tx, input.tenant_id).await?;
     let threshold =
@@ -233,7 +233,7 @@ pub async fn patch(
     id: web::Path<Uuid>,
     body: web::Json<PatchThresholdBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let current = visible_threshold(&mut tx, &caller, id.into_inner()).await?;
     caller.ensure_can_write(&mut tx, current.tenant_id).await?;
     let input = merged(&current, body.into_inner())?;
@@ -250,7 +250,7 @@ pub async fn delete(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let current = visible_threshold(&mut tx, &caller, id.into_inner()).await?;
     caller.ensure_can_write(&mut tx, current.tenant_id).await?;
     let threshold = thresholds::delete(&mut tx, current.id).await?;

@@ -38,7 +38,7 @@ pub async fn list(
         limit: page.fetch(),
         after: page.after,
     };
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let all = tickets::list(&mut tx, &filter).await?;
     commit(tx).await?;
     Ok(page::respond(
@@ -60,7 +60,7 @@ pub async fn get(
     if Uuid::parse_str(&key).is_err() && !is_ticket_number(&key) {
         return Err(ApiError::NotFound);
     }
-    let mut tx = state.runtime.store().begin(caller.scope()).await?;
+    let mut tx = state.store.begin(caller.scope()).await?;
     let ticket = tickets::get(&mut tx, &key).await?;
     caller.ensure_visible(ticket.tenant_id)?;
     let history = tickets::history(&mut tx, ticket.id).await?;

@@ -42,6 +42,12 @@ pub struct DatabaseSettings {
     pub url: Option<Secret>,
     /// Pool size of the engine.
     pub max_connections: u32,
+    /// Pool size of the REST and NOC API, apart from the engine's own work (ingest, alerts,
+    /// writer), so that neither waits for the other.
+    pub api_max_connections: u32,
+    /// Longest a single API statement may run, in milliseconds (PostgreSQL
+    /// `statement_timeout` on the API's connections); over → 503 for that request.
+    pub api_statement_timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -49,6 +55,8 @@ impl Default for DatabaseSettings {
         DatabaseSettings {
             url: None,
             max_connections: 16,
+            api_max_connections: 8,
+            api_statement_timeout_ms: 5_000,
         }
     }
 }

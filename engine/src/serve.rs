@@ -61,8 +61,16 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         .await
         .context("cannot start the MQTT broker")?;
     println!("mqtt listening on {}", settings.mqtt.listen);
+    let api_store = Store::connect_api(
+        settings.database_url()?,
+        settings.database.api_max_connections.max(1),
+        Duration::from_millis(settings.database.api_statement_timeout_ms.max(1)),
+    )
+    .await
+    .context("cannot connect the API's pool")?;
     let api_state = ApiState {
         runtime: runtime.clone(),
+        store: api_store,
         auth: AuthConfig {
             jwt_secret,
             access_ttl: Duration::from_secs(15 * 60),

@@ -66,16 +66,29 @@ impl CertificateSigner for DummySigner {
 
 /// A fresh database and the state the engine would build over it.
 pub async fn state() -> ApiState {
-    let (store, _url) = centinela_storage::testing::fresh_store().await;
+    state_with_url().await.0
+}
+
+/// The same, with the API on its own pool whose statements time out after `timeout`, as the
+/// engine builds it; also returns the database URL.
+pub async fn state_with_api_timeout(timeout: std::time::Duration) -> (ApiState, String) {
+    let (mut state, url) = state_with_url().await;
+    state.store = Store::connect_api(&url, 2, timeout).await.unwrap();
+    (state, url)
+}
+
+async fn state_with_url() -> (ApiState, String) {
+    let (store, url) = centinela_storage::testing::fresh_store().await;
     let config = RuntimeConfig {
         shards: 1,
         ..RuntimeConfig::default()
     };
-    let runtime = Runtime::start(store, Arc::new(Telemetry::new()), config)
+    let runtime = Runtime::start(store.clone(), Arc::new(Telemetry::new()), config)
         .await
         .unwrap();
-    ApiState {
+    let state = ApiState {
         runtime,
+        store,
         auth: AuthConfig::new(b"integration test secret".to_vec()),
         signer: Arc::new(DummySigner),
         mqtt: MqttEndpoint {
@@ -86,7 +99,8 @@ pub async fn state() -> ApiState {
         sealer: Arc::new(TestSealer),
         command_signer: Arc::new(TestCommandSigner),
         agents: AgentSettings::default(),
-    }
+    };
+    (state, url)
 }
 
 /// Builds the test service from a state.

@@ -1,6 +1,8 @@
 //! The one list shape: `?limit=&cursor=`, the next cursor in `X-Next-Cursor` and `Link`.
 
-use crate::helpers::{alert, authed, device, send, state, tenant_with_site, user};
+use crate::helpers::{
+    alert, authed, device, send, state, state_with_api_timeout, tenant_with_site, user,
+};
 use crate::{app, login};
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
@@ -132,4 +134,35 @@ async fn bad_limits_and_cursors_are_refused_by_name() {
         let (status, body) = send(&app, req).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     }
+}
+
+#[actix_web::test]
+async fn a_query_over_the_statement_timeout_answers_503_and_frees_its_connection() {
+    use sqlx::Connection;
+    let (state, url) = state_with_api_timeout(std::time::Duration::from_millis(300)).await;
+    let store = state.runtime.store().clone();
+    user(&store, "admin@lento.test", "Secreto123!", "admin", None).await;
+    let app = app!(state);
+    let admin = login!(app, "admin@lento.test", "Secreto123!");
+
+    // Another session holds the devices table: the list waits on the lock until the timeout.
+    let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("LOCK TABLE devices IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let req = authed(TestRequest::get().uri("/api/devices"), &admin).to_request();
+        let (status, body) = send(&app, req).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"], "not_ready", "{body}");
+    }
+    // Three timeouts on a pool of two: each freed its connection.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    let req = authed(TestRequest::get().uri("/api/devices"), &admin).to_request();
+    let (status, body) = send(&app, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
