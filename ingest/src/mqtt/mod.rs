@@ -109,6 +109,7 @@ fn server(
         external_auth: None,
         dynamic_filters: true,
         flow_gate: Some(gate.clone()),
+        hooks: None,
     };
     let check = auth::DeviceAuth::new(auth_store.clone(), runtime.telemetry().clone());
     connections.set_auth_handler(move |client_id, user, pass| {
@@ -120,6 +121,7 @@ fn server(
         listen,
         tls,
         next_connection_delay_ms: 1,
+        handshake_timeout_ms: 10_000,
         connections,
     }
 }
