@@ -17,17 +17,29 @@ use std::pin::Pin;
 pub type Refusal = &'static str;
 
 /// An authenticated connection, as the hooks see it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Login<'a> {
     /// The client id sent in CONNECT (empty when the broker assigns one).
     pub client_id: &'a str,
     /// The CONNECT username, if any.
     pub username: Option<&'a str>,
+    /// The CONNECT password, if any (already checked by the auth handler).
+    pub password: Option<&'a str>,
     /// The tenant named by the client certificate (feature `verify-client-cert`).
     pub tenant_id: Option<&'a str>,
     /// Topic and retain flag of the connection's will message, if it has one (the router
     /// publishes it on the client's behalf, so it passes the same rules as a publish).
     pub will: Option<(&'a [u8], bool)>,
+}
+
+impl fmt::Debug for Login<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("tenant_id", &self.tenant_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a connection's client sends, checked before the router sees it.

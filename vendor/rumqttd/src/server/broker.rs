@@ -758,6 +758,7 @@ fn admit(
     let login = Login {
         client_id: &connect.client_id,
         username: login.as_ref().map(|l| l.username.as_str()),
+        password: login.as_ref().map(|l| l.password.as_str()),
         tenant_id,
         will: will.as_ref().map(|w| (&w.topic[..], w.retain)),
     };
