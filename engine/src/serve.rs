@@ -69,8 +69,8 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         runtime.clone(),
         auth_store,
     )
-        .await
-        .context("cannot start the MQTT broker")?;
+    .await
+    .context("cannot start the MQTT broker")?;
     println!("mqtt listening on {}", settings.mqtt.listen);
     let api_state = ApiState {
         runtime: runtime.clone(),

@@ -165,7 +165,10 @@ impl DeviceSessions {
     }
 
     /// Closes the sessions whose device is gone or whose token is no longer the device's.
-    pub async fn recheck(&self, runtime: &Runtime) -> Result<usize, centinela_storage::StorageError> {
+    pub async fn recheck(
+        &self,
+        runtime: &Runtime,
+    ) -> Result<usize, centinela_storage::StorageError> {
         let ids: Vec<Uuid> = self.inner.by_device.iter().map(|e| *e.key()).collect();
         if ids.is_empty() {
             return Ok(0);

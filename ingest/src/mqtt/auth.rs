@@ -82,7 +82,15 @@ mod tests {
             assert!(valid_client_id(ok, 128), "{ok:?}");
         }
         for bad in [
-            "a/b", "a+", "#", "$SYS", "a b", "a\nb", "a\u{0}", "é", &"k".repeat(129),
+            "a/b",
+            "a+",
+            "#",
+            "$SYS",
+            "a b",
+            "a\nb",
+            "a\u{0}",
+            "é",
+            &"k".repeat(129),
         ] {
             assert!(!valid_client_id(bad, 128), "{bad:?}");
         }

@@ -178,7 +178,13 @@ mod tests {
         let other = DeviceId(Uuid::new_v4()).key();
         let mut session = hooks.admit(&login(&key, "a")).unwrap();
         let rules = session.rules.as_mut();
-        for kind in ["telemetry", "heartbeat", "inventory", "events", "commands/c1/result"] {
+        for kind in [
+            "telemetry",
+            "heartbeat",
+            "inventory",
+            "events",
+            "commands/c1/result",
+        ] {
             let topic = format!("/tenants/{key}/{kind}");
             assert_eq!(rules.publish(topic.as_bytes(), false), Ok(()), "{kind}");
         }
@@ -202,7 +208,14 @@ mod tests {
         rules.unsubscribe(&commands);
         assert_eq!(rules.subscribe(&format!("/tenants/{key}/b")), Ok(()));
         assert_eq!(rules.subscribe("/tenants/+/commands"), Err("filter"));
-        assert_eq!(hooks.telemetry.mqtt_refused.get_or_create(&vec![("reason".into(), "topic".into())]).get(), 3);
+        assert_eq!(
+            hooks
+                .telemetry
+                .mqtt_refused
+                .get_or_create(&vec![("reason".into(), "topic".into())])
+                .get(),
+            3
+        );
     }
 
     #[test]

@@ -148,7 +148,8 @@ fn server(
         listen,
         tls,
         next_connection_delay_ms: 1,
-        handshake_timeout_ms: u64::try_from(settings.handshake_timeout.as_millis()).unwrap_or(u64::MAX),
+        handshake_timeout_ms: u64::try_from(settings.handshake_timeout.as_millis())
+            .unwrap_or(u64::MAX),
         connections,
     }
 }
