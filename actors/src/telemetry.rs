@@ -54,6 +54,10 @@ pub struct Telemetry {
     pub mqtt_pauses: Gauge,
     /// Milliseconds publishers have spent paused since start.
     pub mqtt_paused_ms: Gauge,
+    /// Connections, publishes and subscriptions the broker refused, by reason.
+    pub mqtt_refused: Family<Labels, Counter>,
+    /// Device sessions the engine closed, by transport and reason (`revoked`, `idle`).
+    pub sessions_closed: Family<Labels, Counter>,
 }
 
 impl Telemetry {
@@ -162,6 +166,16 @@ impl Telemetry {
                 "Milliseconds publishers spent paused since start",
                 t.mqtt_paused_ms.clone(),
             );
+            r.register(
+                "centinela_mqtt_refused",
+                "Connections, publishes and subscriptions the MQTT broker refused, by reason",
+                t.mqtt_refused.clone(),
+            );
+            r.register(
+                "centinela_sessions_closed",
+                "Device sessions closed by the engine, by transport and reason",
+                t.sessions_closed.clone(),
+            );
         }
         t
     }
@@ -194,6 +208,23 @@ impl Telemetry {
                 ("reason".to_owned(), reason.to_owned()),
             ])
             .get()
+    }
+
+    /// Counts something the MQTT broker refused (a bad client id, a retained publish, ...).
+    pub fn mqtt_refusal(&self, reason: &str) {
+        self.mqtt_refused
+            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
+            .inc();
+    }
+
+    /// Counts a device session the engine closed.
+    pub fn session_closed(&self, transport: &str, reason: &str) {
+        self.sessions_closed
+            .get_or_create(&vec![
+                ("transport".to_owned(), transport.to_owned()),
+                ("reason".to_owned(), reason.to_owned()),
+            ])
+            .inc();
     }
 
     /// Counts an alert change.

@@ -95,6 +95,15 @@ pub struct MqttSettings {
     /// backlog reaches half of it, the broker stops reading from publishers until the engine
     /// catches up: bursts are slowed, never dropped.
     pub buffer_mib: usize,
+    /// Milliseconds a connection has for its TLS handshake; each runs in its own task, so a
+    /// silent socket holds only itself (`centinela_mqtt_refused{reason="handshake_timeout"}`).
+    pub handshake_timeout_ms: u64,
+    /// Longest MQTT client id accepted; ids are `[A-Za-z0-9_.:-]` (or empty).
+    pub max_client_id_len: usize,
+    /// Subscription filters one connection may hold at once.
+    pub max_subscriptions: usize,
+    /// MQTT connections one device may hold at once.
+    pub max_connections_per_device: usize,
 }
 
 impl Default for MqttSettings {
@@ -107,6 +116,10 @@ impl Default for MqttSettings {
             public_host: "localhost".into(),
             extra_hosts: Vec::new(),
             buffer_mib: 64,
+            handshake_timeout_ms: 10_000,
+            max_client_id_len: 128,
+            max_subscriptions: 8,
+            max_connections_per_device: 2,
         }
     }
 }
@@ -236,6 +249,13 @@ pub struct AgentSettings {
     pub offline_multiple: u32,
     /// Seconds a command stays valid after it is issued.
     pub command_ttl_s: u32,
+    /// Seconds a `/ws/agent` socket may receive nothing (not even a ping) before it is closed.
+    pub ws_idle_timeout_s: u32,
+    /// `/ws/agent` sockets one device may hold at once.
+    pub ws_max_sessions_per_device: usize,
+    /// Milliseconds between re-checks of live MQTT and `/ws/agent` sessions against the
+    /// database: a session whose device is gone or whose token was replaced is closed.
+    pub session_recheck_ms: u64,
 }
 
 impl Default for AgentSettings {
@@ -246,6 +266,9 @@ impl Default for AgentSettings {
             inventory_s: 86_400,
             offline_multiple: 3,
             command_ttl_s: 600,
+            ws_idle_timeout_s: 90,
+            ws_max_sessions_per_device: 2,
+            session_recheck_ms: 2_000,
         }
     }
 }
@@ -259,6 +282,7 @@ impl AgentSettings {
             ("inventory_s", self.inventory_s, 60, 7 * 86_400),
             ("offline_multiple", self.offline_multiple, 2, 100),
             ("command_ttl_s", self.command_ttl_s, 10, 86_400),
+            ("ws_idle_timeout_s", self.ws_idle_timeout_s, 1, 86_400),
         ];
         for (key, value, min, max) in checks {
             if !(min..=max).contains(&value) {

@@ -11,6 +11,7 @@ use centinela_ingest::agent_ws::{self, AgentWsState};
 use centinela_ingest::mqtt::{self, MqttSettings};
 use centinela_ingest::pki::MasterKey;
 use centinela_ingest::routeros::{self as routeros_ingest, PollerSettings};
+use centinela_ingest::sessions::DeviceSessions;
 use centinela_storage::Store;
 use centinela_storage::metrics::{self, Layout};
 use std::sync::Arc;
@@ -57,9 +58,19 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
     let auth_store = Store::connect(settings.database_url()?, 2)
         .await
         .context("cannot connect the broker's pool")?;
-    let broker = mqtt::start(mqtt_settings(&settings), &ca, runtime.clone(), auth_store)
-        .await
-        .context("cannot start the MQTT broker")?;
+    let device_sessions = DeviceSessions::new(runtime.telemetry().clone());
+    device_sessions.watch(
+        runtime.clone(),
+        Duration::from_millis(settings.agents.session_recheck_ms.clamp(100, 60_000)),
+    );
+    let broker = mqtt::start(
+        mqtt_settings(&settings, device_sessions.clone()),
+        &ca,
+        runtime.clone(),
+        auth_store,
+    )
+    .await
+    .context("cannot start the MQTT broker")?;
     println!("mqtt listening on {}", settings.mqtt.listen);
     let api_store = Store::connect_api(
         settings.database_url()?,
@@ -98,6 +109,9 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         runtime: runtime.clone(),
         max_payload_bytes: settings.mqtt.max_payload_bytes,
         sessions,
+        device_sessions,
+        idle_timeout: Duration::from_secs(u64::from(settings.agents.ws_idle_timeout_s)),
+        max_sessions_per_device: settings.agents.ws_max_sessions_per_device.max(1),
     };
     let server = actix_web::HttpServer::new(move || {
         let ws_state = ws_state.clone();
@@ -146,7 +160,7 @@ fn runtime_config(settings: &Settings) -> RuntimeConfig {
     }
 }
 
-fn mqtt_settings(settings: &Settings) -> MqttSettings {
+fn mqtt_settings(settings: &Settings, sessions: DeviceSessions) -> MqttSettings {
     let mut hosts = vec![settings.mqtt.public_host.clone()];
     hosts.extend(settings.mqtt.extra_hosts.iter().cloned());
     MqttSettings {
@@ -157,6 +171,11 @@ fn mqtt_settings(settings: &Settings) -> MqttSettings {
         tls_dir: settings.engine.data_dir.join("mqtt"),
         public_hosts: hosts,
         buffer_bytes: settings.mqtt.buffer_mib.clamp(2, 16 * 1024) << 20,
+        handshake_timeout: Duration::from_millis(settings.mqtt.handshake_timeout_ms.max(1)),
+        max_client_id_len: settings.mqtt.max_client_id_len.max(1),
+        max_subscriptions: settings.mqtt.max_subscriptions.max(1),
+        max_connections_per_device: settings.mqtt.max_connections_per_device.max(1),
+        sessions,
     }
 }
 

@@ -5,8 +5,16 @@
 //! are handled one at a time, in order; a refused one gets
 //! `{"type":"error","error":<reason>,"message":...}` and nothing else is affected. A message
 //! carrying an `id` is acknowledged with `{"type":"ack","id":...}` once the engine has it.
+//!
+//! Limits: a device holds at most `max_sessions_per_device` sockets at once (another answers
+//! 429 `too_many_sessions` before the upgrade); a socket that receives nothing (not even a
+//! ping) for `idle_timeout` is closed with code 1001 "idle timeout"; when the device is deleted
+//! or its token replaced the socket is closed with code 1008 within seconds
+//! ([`crate::sessions`]). Each is counted: `centinela_ingest_rejected{transport="ws"}` and
+//! `centinela_sessions_closed{transport="ws",reason="idle"|"revoked"}`.
 
 use crate::dispatch::{Refused, deliver};
+use crate::sessions::{DeviceSessions, Lease, Opening, Transport};
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
@@ -19,6 +27,7 @@ use chrono::Utc;
 use dashmap::DashMap;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// What the route needs.
@@ -28,6 +37,12 @@ pub struct AgentWsState {
     pub max_payload_bytes: usize,
     /// Connected agents, through which commands reach them.
     pub sessions: Sessions,
+    /// Live device sessions of every transport (caps, closing on deletion).
+    pub device_sessions: DeviceSessions,
+    /// A socket that receives nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// Sockets one device may hold at once.
+    pub max_sessions_per_device: usize,
 }
 
 /// Agents connected over `/ws/agent`; a [`CommandSink`] for the runtime.
@@ -102,11 +117,30 @@ async fn connect(
         state.runtime.telemetry().refused("ws", "bad_credentials");
         return Ok(unauthorized("unknown device token"));
     };
+    let token_hash = centinela_storage::token_hash(token);
+    let lease = state.device_sessions.open(Opening {
+        device: identity.id,
+        transport: Transport::Ws,
+        client_id: None,
+        token_hash: &token_hash,
+        limit: state.max_sessions_per_device,
+    });
+    let Ok(lease) = lease else {
+        state.runtime.telemetry().refused("ws", "too_many_sessions");
+        tracing::warn!(device_id = %identity.id, "Agent WebSocket refused: too many sessions.");
+        return Ok(HttpResponse::TooManyRequests().json(json!({
+            "error": "too_many_sessions",
+            "message": format!("this device already has {} agent sessions", state.max_sessions_per_device),
+        })));
+    };
     let session = AgentSession {
         device: DeviceId(identity.id),
         runtime: state.runtime.clone(),
         limit: state.max_payload_bytes,
         sessions: state.sessions.clone(),
+        lease,
+        idle_timeout: state.idle_timeout,
+        last_heard: Instant::now(),
     };
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(state.max_payload_bytes.saturating_mul(2))
@@ -119,6 +153,10 @@ pub struct AgentSession {
     runtime: Runtime,
     limit: usize,
     sessions: Sessions,
+    /// This socket's place among the device's live sessions (dropped with the actor).
+    lease: Lease,
+    idle_timeout: Duration,
+    last_heard: Instant,
 }
 
 impl Actor for AgentSession {
@@ -127,6 +165,19 @@ impl Actor for AgentSession {
     fn started(&mut self, ctx: &mut Self::Context) {
         // The newest connection of a device receives its commands.
         self.sessions.0.insert(self.device.0, ctx.address());
+        ctx.spawn(self.lease.closed().into_actor(self).map(|(), me, ctx| {
+            tracing::info!(device = %me.device, "Agent WebSocket closed: device deleted or token replaced.");
+            me.close(ctx, ws::CloseCode::Policy, "device deleted or token revoked");
+        }));
+        // Checked a few times per timeout, so a socket is closed at most a quarter late.
+        let every = (self.idle_timeout / 4).max(Duration::from_millis(100));
+        ctx.run_interval(every, |me, ctx| {
+            if me.last_heard.elapsed() >= me.idle_timeout {
+                me.runtime.telemetry().session_closed("ws", "idle");
+                tracing::info!(device = %me.device, "Agent WebSocket closed: idle.");
+                me.close(ctx, ws::CloseCode::Away, "idle timeout");
+            }
+        });
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
@@ -145,6 +196,14 @@ impl Handler<PushCommand> for AgentSession {
 }
 
 impl AgentSession {
+    fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, code: ws::CloseCode, why: &str) {
+        ctx.close(Some(ws::CloseReason {
+            code,
+            description: Some(why.into()),
+        }));
+        ctx.stop();
+    }
+
     fn refuse(&self, ctx: &mut ws::WebsocketContext<Self>, reason: &RejectReason) {
         self.runtime.telemetry().refused("ws", reason.as_str());
         tracing::warn!(device = %self.device, error = %reason, "Agent WebSocket message rejected.");
@@ -203,6 +262,7 @@ impl AgentSession {
 
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
         match msg {
             Ok(ws::Message::Text(text)) => self.handle_text(&text, ctx),
             Ok(ws::Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {

@@ -7,6 +7,8 @@
 //!   certificates signed by the engine's CA, the device auth handler (username = device key,
 //!   password = device token), and the in-process local-link consumer.
 //! - [`agent_ws`]: `/ws/agent`, the same messages over WebSocket for agents behind 443.
+//! - [`sessions`]: live device sessions of both transports: per-device caps, and closing them
+//!   when a device is deleted or its token replaced.
 //! - [`pki`]: the engine's CA (sealed under the master key), server certificates and CSR signing.
 //! - [`dispatch`]: the shared decode → runtime step, with counters.
 //! - [`routeros`]: one poller actor per MikroTik router (metrics, health, interface rates, log
@@ -21,3 +23,4 @@ pub mod dispatch;
 pub mod mqtt;
 pub mod pki;
 pub mod routeros;
+pub mod sessions;

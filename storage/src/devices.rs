@@ -156,6 +156,17 @@ pub async fn authenticate(
     .await?)
 }
 
+/// The token hashes of those of `ids` that still exist (run with `Scope::All`): live device
+/// sessions are re-checked with it, so a deleted device or a replaced token ends them.
+pub async fn token_hashes(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<(Uuid, Vec<u8>)>> {
+    Ok(
+        sqlx::query_as("SELECT id, token_hash FROM devices WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
 /// Finds the device a token belongs to (`/ws/agent`, `/api/agents/certificate`).
 pub async fn by_token(conn: &mut PgConnection, token: &str) -> Result<Option<DeviceIdentity>> {
     Ok(sqlx::query_as(sqlf!(

@@ -4,6 +4,7 @@
 mod agents;
 mod backpressure;
 mod harness;
+mod hostile_broker;
 mod mqtt;
 mod routers;
 

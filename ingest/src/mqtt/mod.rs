@@ -7,6 +7,12 @@
 //! publish and drops the connection; the refusal shows in `centinela_mqtt_failed_publishes`).
 //! The CONNECT must also carry username = device key and password = device token, checked by
 //! [`auth`], so a deleted device or a revoked token is refused even with a valid certificate.
+//! [`hooks`] then admits the connection (one device per connection, at most
+//! `max_connections_per_device`), sees every PUBLISH and SUBSCRIBE before the router (only the
+//! device's own consumed topics, no retained messages, at most `max_subscriptions` filters), and
+//! closes it when the device is deleted or its token replaced ([`crate::sessions`]). TLS
+//! handshakes run in their own tasks under `handshake_timeout`, so an idle socket holds only
+//! itself.
 //!
 //! The engine consumes through a local link (no TCP hop), see [`consumer`]. rumqttd cannot bind
 //! port 0, has no shutdown API and sends no CONNACK on a failed login (it closes the socket):
@@ -15,8 +21,10 @@
 pub mod auth;
 pub mod commands;
 pub mod consumer;
+pub mod hooks;
 
 use crate::pki::CertificateAuthority;
+use crate::sessions::DeviceSessions;
 use centinela_actors::Runtime;
 use centinela_storage::Store;
 use rumqttd::{
@@ -51,6 +59,16 @@ pub struct MqttSettings {
     /// this, the broker stops reading from every connection until the engine is back under a
     /// quarter (the patched rumqttd's flow control, `vendor/rumqttd/PATCHES.md`).
     pub buffer_bytes: usize,
+    /// Time a connection has for its TLS handshake (each runs in its own task).
+    pub handshake_timeout: Duration,
+    /// Longest client id accepted (see [`auth`]).
+    pub max_client_id_len: usize,
+    /// Subscription filters one connection may hold.
+    pub max_subscriptions: usize,
+    /// Connections one device may hold at once.
+    pub max_connections_per_device: usize,
+    /// Live device sessions, shared with `/ws/agent` (caps, and closing on deletion).
+    pub sessions: DeviceSessions,
 }
 
 /// Segments per filter in the broker's in-memory log: the oldest is dropped when a ninth is
@@ -109,8 +127,18 @@ fn server(
         external_auth: None,
         dynamic_filters: true,
         flow_gate: Some(gate.clone()),
+        hooks: Some(Arc::new(hooks::EngineHooks {
+            sessions: settings.sessions.clone(),
+            telemetry: runtime.telemetry().clone(),
+            max_connections: settings.max_connections_per_device,
+            max_subscriptions: settings.max_subscriptions,
+        })),
     };
-    let check = auth::DeviceAuth::new(auth_store.clone(), runtime.telemetry().clone());
+    let check = auth::DeviceAuth::new(
+        auth_store.clone(),
+        runtime.telemetry().clone(),
+        settings.max_client_id_len,
+    );
     connections.set_auth_handler(move |client_id, user, pass| {
         let check = check.clone();
         async move { check.verify(&client_id, &user, &pass).await }
@@ -120,6 +148,8 @@ fn server(
         listen,
         tls,
         next_connection_delay_ms: 1,
+        handshake_timeout_ms: u64::try_from(settings.handshake_timeout.as_millis())
+            .unwrap_or(u64::MAX),
         connections,
     }
 }

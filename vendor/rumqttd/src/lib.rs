@@ -21,6 +21,7 @@ use tracing_subscriber::{
 pub use link::alerts;
 pub use link::local;
 pub use link::meters;
+pub use hooks::{ConnectionHooks, Login, Refusal, Session, SessionRules};
 pub use router::{FlowControl, FlowGate};
 pub use router::{Alert, Forward, IncomingMeter, Meter, Notification, OutgoingMeter, Router};
 use segments::Storage;
@@ -28,6 +29,7 @@ pub use server::{Broker, LinkType, Server};
 
 pub use self::router::shared_subs::Strategy;
 
+pub mod hooks;
 mod link;
 pub mod protocol;
 mod router;
@@ -117,6 +119,14 @@ pub struct ServerSettings {
     pub tls: Option<TlsConfig>,
     pub next_connection_delay_ms: u64,
     pub connections: ConnectionSettings,
+    /// Centinela patch: milliseconds a connection has for its TLS (and WebSocket) handshake.
+    /// Handshakes run in their own tasks, never in the accept loop.
+    #[serde(default = "default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
+}
+
+fn default_handshake_timeout_ms() -> u64 {
+    10_000
 }
 
 impl ServerSettings {
@@ -157,6 +167,10 @@ pub struct ConnectionSettings {
     /// router's flow-controlled consumer is behind (see `RouterConfig::flow_control`).
     #[serde(skip)]
     pub flow_gate: Option<FlowGate>,
+    /// Centinela patch: the application's admission, packet rules and closing of connections
+    /// (see [`hooks`]). Without it rumqttd behaves as upstream.
+    #[serde(skip)]
+    pub hooks: Option<Arc<dyn ConnectionHooks>>,
 }
 
 impl ConnectionSettings {
@@ -183,6 +197,7 @@ impl fmt::Debug for ConnectionSettings {
             .field("external_auth", &self.external_auth.is_some())
             .field("dynamic_filters", &self.dynamic_filters)
             .field("flow_gate", &self.flow_gate)
+            .field("hooks", &self.hooks.is_some())
             .finish()
     }
 }

@@ -1,12 +1,7 @@
 use flume::Sender;
 
 #[cfg(feature = "use-rustls")]
-use std::{
-    fs,
-    io::{BufReader, Cursor},
-    path::Path,
-    sync::Arc,
-};
+use std::{fs, path::Path, sync::Arc};
 
 use std::{io, net::AddrParseError, time::Duration};
 
@@ -15,8 +10,9 @@ use tokio::{
     time::{sleep, sleep_until, Instant},
 };
 
+// Centinela patch: PEM parsing from rustls-pki-types (rustls 0.23), not rustls-pemfile.
 #[cfg(feature = "use-rustls")]
-use rustls_pemfile::Item;
+use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 
 #[cfg(feature = "use-rustls")]
 use tokio_rustls::{
@@ -203,33 +199,32 @@ pub async fn tls_connect<P: AsRef<Path>>(
 ) -> Result<Box<dyn N>, BridgeError> {
     let mut root_cert_store = RootCertStore::empty();
 
-    for cert in rustls_pemfile::certs(&mut BufReader::new(Cursor::new(fs::read(ca_file)?))) {
-        root_cert_store.add(cert?)?;
+    for cert in CertificateDer::pem_slice_iter(&fs::read(ca_file)?) {
+        let cert = cert.map_err(|_| BridgeError::NoValidCertInChain)?;
+        root_cert_store.add(cert)?;
     }
 
     if root_cert_store.is_empty() {
         return Err(BridgeError::NoValidCertInChain);
     }
 
-    let config = ClientConfig::builder().with_root_certificates(root_cert_store);
+    // Centinela patch: ring, named explicitly (no reliance on a process-wide default).
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(root_cert_store);
 
     let config = if let Some(ClientAuth {
         certs: certs_path,
         key: key_path,
     }) = client_auth_opt
     {
-        let certs = rustls_pemfile::certs(&mut BufReader::new(Cursor::new(fs::read(certs_path)?)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let certs = CertificateDer::pem_slice_iter(&fs::read(certs_path)?)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| BridgeError::NoValidCertInChain)?;
 
-        let key = loop {
-            match rustls_pemfile::read_one(&mut BufReader::new(Cursor::new(fs::read(key_path)?)))? {
-                Some(Item::Pkcs1Key(key)) => break key.into(),
-                Some(Item::Pkcs8Key(key)) => break key.into(),
-                Some(Item::Sec1Key(key)) => break key.into(),
-                None => return Err(BridgeError::NoValidCertInChain),
-                _ => {}
-            };
-        };
+        let key = PrivateKeyDer::from_pem_slice(&fs::read(key_path)?)
+            .map_err(|_| BridgeError::NoValidCertInChain)?;
 
         config.with_client_auth_cert(certs, key)?
     } else {

@@ -4,6 +4,7 @@ use crate::link::network::Network;
 use crate::local::LinkBuilder;
 use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Login, Packet, Protocol};
 use crate::router::{Event, Notification};
+use crate::hooks::{Refusal, SessionRules};
 use crate::FlowGate;
 use crate::{ConnectionId, ConnectionSettings};
 
@@ -48,6 +49,9 @@ pub enum Error {
     TrySend(#[from] TrySendError<(ConnectionId, Event)>),
     #[error("Link error = {0}")]
     Link(#[from] LinkError),
+    /// Centinela patch: the application's rules refused a packet (see `hooks`).
+    #[error("Refused by the application: {0}")]
+    Refused(Refusal),
 }
 
 /// Orchestrates between Router and Network.
@@ -61,6 +65,8 @@ pub struct RemoteLink<P> {
     pub(crate) will_delay_interval: u32,
     /// Centinela patch: while closed, stop reading from the socket (see `router::flow`).
     flow_gate: Option<FlowGate>,
+    /// Centinela patch: the application's checks of what the client sends (see `hooks`).
+    rules: Option<Box<dyn SessionRules>>,
 }
 
 impl<P: Protocol> RemoteLink<P> {
@@ -127,7 +133,13 @@ impl<P: Protocol> RemoteLink<P> {
             notifications: VecDeque::with_capacity(100),
             will_delay_interval,
             flow_gate: flow_gate.cloned(),
+            rules: None,
         })
+    }
+
+    /// Centinela patch: checks every packet the client sends with the application's rules.
+    pub(crate) fn set_rules(&mut self, rules: Box<dyn SessionRules>) {
+        self.rules = Some(rules);
     }
 
     pub async fn start(&mut self) -> Result<(), Error> {
@@ -141,8 +153,10 @@ impl<P: Protocol> RemoteLink<P> {
             select! {
                 o = self.network.read(), if !paused => {
                     let packet = o?;
+                    let mut refused = None;
                     let len = {
                         let mut buffer = self.link_tx.buffer();
+                        let before = buffer.len();
                         buffer.push_back(packet);
                         // Centinela patch: once the gate has closed, take this one packet and
                         // leave the rest in the socket buffer, so that a link already reading
@@ -150,11 +164,24 @@ impl<P: Protocol> RemoteLink<P> {
                         if !gate.as_ref().is_some_and(FlowGate::is_closed) {
                             self.network.readv(&mut buffer)?;
                         }
+                        // Centinela patch: the application's rules see each new packet; the
+                        // router gets those before the first refused one, then the connection
+                        // closes.
+                        if let Some(rules) = self.rules.as_mut() {
+                            let fresh = buffer.iter().skip(before);
+                            if let Some((at, reason)) = first_refused(rules.as_mut(), fresh) {
+                                buffer.truncate(before + at);
+                                refused = Some(reason);
+                            }
+                        }
                         buffer.len()
                     };
 
                     trace!("Packets read from network, count = {}", len);
                     self.link_tx.notify().await?;
+                    if let Some(reason) = refused {
+                        return Err(Error::Refused(reason));
+                    }
                 }
                 // Paused: wait for the gate to open, still writing acks and pings below
                 _ = async {
@@ -186,6 +213,34 @@ impl<P: Protocol> RemoteLink<P> {
             }
         }
     }
+}
+
+/// Centinela patch: the index of the first packet the rules refuse, with the reason.
+fn first_refused<'a>(
+    rules: &mut dyn SessionRules,
+    packets: impl Iterator<Item = &'a Packet>,
+) -> Option<(usize, Refusal)> {
+    for (at, packet) in packets.enumerate() {
+        let verdict = match packet {
+            Packet::Publish(publish, _) => rules.publish(&publish.topic, publish.retain),
+            Packet::Subscribe(subscribe, _) => subscribe
+                .filters
+                .iter()
+                .try_for_each(|filter| rules.subscribe(&filter.path)),
+            Packet::Unsubscribe(unsubscribe, _) => {
+                unsubscribe
+                    .filters
+                    .iter()
+                    .for_each(|filter| rules.unsubscribe(filter));
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(reason) = verdict {
+            return Some((at, reason));
+        }
+    }
+    None
 }
 
 /// Read MQTT connect packet from network and verify it.
@@ -303,6 +358,7 @@ mod tests {
             external_auth: None,
             dynamic_filters: false,
             flow_gate: None,
+            hooks: None,
         }
     }
 

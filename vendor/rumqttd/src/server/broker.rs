@@ -13,7 +13,10 @@ use crate::{meters, ConnectionSettings, Meter};
 use flume::{RecvError, SendError, Sender};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use crate::hooks::{ConnectionHooks, Login, Session};
+use crate::protocol::{ConnAck, ConnectReturnCode};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use tracing::{error, field, info, warn, Instrument};
 use uuid::Uuid;
 
@@ -344,11 +347,27 @@ enum AwaitingWill {
     Fire,
 }
 
+/// Centinela patch: who is waiting to publish a will, by client id. A parking_lot mutex cannot
+/// be poisoned, and no code holding it can panic (upstream rumqtt issue 1062).
+type WillHandlers = Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>;
+
 pub struct Server<P> {
     config: ServerSettings,
     router_tx: Sender<(ConnectionId, Event)>,
     protocol: P,
-    awaiting_will_handler: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    awaiting_will_handler: WillHandlers,
+}
+
+/// Centinela patch: what a connection's own task needs, from the server.
+struct Accepted<P> {
+    #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+    acceptor: Option<Arc<TLSAcceptor>>,
+    link_type: LinkType,
+    handshake_timeout: Duration,
+    config: Arc<ConnectionSettings>,
+    router_tx: Sender<(ConnectionId, Event)>,
+    protocol: P,
+    will_handlers: WillHandlers,
 }
 
 impl<P: Protocol + Clone + Send + 'static> Server<P> {
@@ -365,23 +384,22 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
         }
     }
 
-    // Depending on TLS or not create a new Network
-    async fn tls_accept(&self, stream: TcpStream) -> Result<(Box<dyn N>, Option<String>), Error> {
-        #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+    /// Centinela patch: the TLS acceptor, built once per server (upstream read the certificate
+    /// files again for every connection, inside the accept loop).
+    #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+    fn acceptor(&self) -> Result<Option<Arc<TLSAcceptor>>, Error> {
         match &self.config.tls {
-            Some(c) => {
-                let (tenant_id, network) = TLSAcceptor::new(c)?.accept(stream).await?;
-                Ok((network, tenant_id))
-            }
-            None => Ok((Box::new(stream), None)),
+            Some(c) => Ok(Some(Arc::new(TLSAcceptor::new(c)?))),
+            None => Ok(None),
         }
-        #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
-        Ok((Box::new(stream), None))
     }
 
     pub async fn start(&mut self, link_type: LinkType) -> Result<(), Error> {
+        #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+        let acceptor = self.acceptor()?;
         let listener = TcpListener::bind(&self.config.listen).await?;
         let delay = Duration::from_millis(self.config.next_connection_delay_ms);
+        let handshake_timeout = Duration::from_millis(self.config.handshake_timeout_ms);
         let mut count: usize = 0;
 
         let config = Arc::new(self.config.connections.clone());
@@ -400,69 +418,114 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 }
             };
 
-            let (network, tenant_id) = match self.tls_accept(stream).await {
-                Ok(o) => o,
-                Err(e) => {
-                    error!(error=?e, "Tls accept error");
-                    continue;
-                }
-            };
-
-            info!(
-                name=?self.config.name, ?addr, count, tenant=?tenant_id, "accept"
-            );
-
-            let config = config.clone();
-            let router_tx = self.router_tx.clone();
+            info!(name=?self.config.name, ?addr, count, "accept");
             count += 1;
 
-            let protocol = self.protocol.clone();
-            match link_type {
-                #[cfg(feature = "websocket")]
-                LinkType::Websocket => {
-                    let stream = match accept_hdr_async(network, WSCallback).await {
-                        Ok(s) => Box::new(WsStream::new(s)),
-                        Err(e) => {
-                            error!(error=?e, "Websocket failed handshake");
-                            continue;
-                        }
-                    };
-                    task::spawn(
-                        remote(
-                            config,
-                            tenant_id.clone(),
-                            router_tx,
-                            stream,
-                            protocol,
-                            self.awaiting_will_handler.clone(),
-                        )
-                        .instrument(tracing::info_span!(
-                            "websocket_link",
-                            client_id = field::Empty,
-                            connection_id = field::Empty
-                        )),
-                    )
-                }
-                LinkType::Remote => task::spawn(
-                    remote(
-                        config,
-                        tenant_id.clone(),
-                        router_tx,
-                        network,
-                        protocol,
-                        self.awaiting_will_handler.clone(),
-                    )
-                    .instrument(tracing::error_span!(
-                        "remote_link",
-                        ?tenant_id,
-                        client_id = field::Empty,
-                        connection_id = field::Empty,
-                    )),
-                ),
+            // Centinela patch: the TLS and WebSocket handshakes run in the connection's own
+            // task, under a timeout, so a client that never finishes its handshake holds only
+            // itself (upstream awaited it here, stopping every new connection).
+            let accepted = Accepted {
+                #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+                acceptor: acceptor.clone(),
+                link_type,
+                handshake_timeout,
+                config: config.clone(),
+                router_tx: self.router_tx.clone(),
+                protocol: self.protocol.clone(),
+                will_handlers: self.awaiting_will_handler.clone(),
             };
+            task::spawn(accepted.serve(stream));
 
             time::sleep(delay).await;
         }
+    }
+}
+
+impl<P: Protocol + Clone + Send + 'static> Accepted<P> {
+    /// Centinela patch: handshakes under the server's timeout, then the MQTT connection.
+    async fn serve(self, stream: TcpStream) {
+        let handshake = handshake(
+            #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+            self.acceptor.clone(),
+            self.link_type,
+            stream,
+        );
+        let handshake = time::timeout(self.handshake_timeout, handshake).await;
+        let (network, tenant_id) = match handshake {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => {
+                warn!(error=?e, "Handshake failed");
+                self.refused("handshake_failed");
+                return;
+            }
+            Err(_) => {
+                warn!(timeout=?self.handshake_timeout, "Handshake timed out");
+                self.refused("handshake_timeout");
+                return;
+            }
+        };
+        let span = match self.link_type {
+            #[cfg(feature = "websocket")]
+            LinkType::Websocket => tracing::info_span!(
+                "websocket_link",
+                client_id = field::Empty,
+                connection_id = field::Empty
+            ),
+            LinkType::Remote => tracing::error_span!(
+                "remote_link",
+                ?tenant_id,
+                client_id = field::Empty,
+                connection_id = field::Empty,
+            ),
+        };
+        remote(
+            self.config,
+            tenant_id,
+            self.router_tx,
+            network,
+            self.protocol,
+            self.will_handlers,
+        )
+        .instrument(span)
+        .await
+    }
+
+    fn refused(&self, reason: crate::Refusal) {
+        if let Some(hooks) = &self.config.hooks {
+            hooks.refused(reason);
+        }
+    }
+
+}
+
+// Depending on TLS or not create a new Network
+async fn handshake(
+    #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))] acceptor: Option<
+        Arc<TLSAcceptor>,
+    >,
+    link_type: LinkType,
+    stream: TcpStream,
+) -> Result<(Box<dyn N>, Option<String>), Error> {
+    #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+    let (network, tenant_id): (Box<dyn N>, Option<String>) = match acceptor {
+        Some(acceptor) => {
+            let (tenant_id, network) = acceptor.accept(stream).await?;
+            (network, tenant_id)
+        }
+        None => (Box::new(stream), None),
+    };
+    #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
+    let (network, tenant_id): (Box<dyn N>, Option<String>) = (Box::new(stream), None);
+
+    match link_type {
+        #[cfg(feature = "websocket")]
+        LinkType::Websocket => {
+            let stream = accept_hdr_async(network, WSCallback)
+                .await
+                .map_err(|e| Error::Accept(e.to_string()))?;
+            Ok((Box::new(WsStream::new(stream)), tenant_id))
+        }
+        LinkType::Remote => Ok((network, tenant_id)),
     }
 }
 
@@ -495,7 +558,7 @@ async fn remote<P: Protocol>(
     router_tx: Sender<(ConnectionId, Event)>,
     stream: Box<dyn N>,
     protocol: P,
-    will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    will_handlers: WillHandlers,
 ) {
     let mut network = Network::new(
         stream,
@@ -506,6 +569,7 @@ async fn remote<P: Protocol>(
 
     let dynamic_filters = config.dynamic_filters;
     let flow_gate = config.flow_gate.clone();
+    let hooks = config.hooks.clone();
 
     let connect_packet = match mqtt_connect(config, &mut network).await {
         Ok(p) => p,
@@ -536,20 +600,38 @@ async fn remote<P: Protocol>(
         client_id = format!("{tenant_id}.{client_id}");
     }
 
-    if let Some(sender) = will_handlers.lock().unwrap().remove(&client_id) {
+    // Centinela patch: the application admits the connection (or refuses it) before the router
+    // hears of it.
+    let session = match admit(hooks.as_deref(), &connect_packet, tenant_id.as_deref()) {
+        Ok(session) => session,
+        Err(reason) => {
+            warn!(reason, "Connection refused by the application");
+            let ack = ConnAck {
+                session_present: false,
+                code: ConnectReturnCode::NotAuthorized,
+            };
+            network.write(Packet::ConnAck(ack, None)).await.ok();
+            return;
+        }
+    };
+
+    // Centinela patch: take the previous sender out, then let the lock go before using it, and
+    // never unwrap the send: a receiver already gone means nobody waits for the will any more
+    // (upstream held the guard through a panicking `unwrap`, poisoning the lock for good).
+    let previous = will_handlers.lock().remove(&client_id);
+    if let Some(sender) = previous {
         let awaiting_will = if clean_session {
             AwaitingWill::Fire
         } else {
             AwaitingWill::Cancel
         };
-        sender.try_send(awaiting_will).unwrap();
+        sender.try_send(awaiting_will).ok();
     }
 
     let (will_tx, will_rx) = flume::bounded::<AwaitingWill>(1);
     will_handlers
         .lock()
-        .unwrap()
-        .insert(client_id.clone(), will_tx);
+        .insert(client_id.clone(), will_tx.clone());
 
     // Start the link
     let mut link = match RemoteLink::new(
@@ -566,15 +648,33 @@ async fn remote<P: Protocol>(
         Ok(l) => l,
         Err(e) => {
             error!(error=?e, "Remote link error");
+            // Centinela patch: a link that never started leaves no sender behind.
+            forget_will_handler(&will_handlers, &client_id, &will_tx);
             return;
         }
     };
+
+    let (mut closed, rules) = match session {
+        Some(session) => (Some(session.closed), Some(session.rules)),
+        None => (None, None),
+    };
+    if let Some(rules) = rules {
+        link.set_rules(rules);
+    }
 
     let connection_id = link.connection_id;
     let will_delay_interval = link.will_delay_interval;
     let mut send_disconnect = true;
 
-    match link.start().await {
+    // Centinela patch: the application may close the connection at any time.
+    let ended = match closed.as_mut() {
+        Some(closed) => tokio::select! {
+            ended = link.start() => ended,
+            _ = closed => Err(remote::Error::Refused("closed")),
+        },
+        None => link.start().await,
+    };
+    match ended {
         // Connection got closed. This shouldn't usually happen.
         Ok(_) => error!("connection-stop"),
         // No need to send a disconnect message when disconnection
@@ -613,7 +713,8 @@ async fn remote<P: Protocol>(
         Ok(w) => w.is_ok_and(|k| k == AwaitingWill::Fire),
         Err(_) => {
             // no need to keep the sender after timeout
-            will_handlers.lock().unwrap().remove(&client_id);
+            // Centinela patch: only ours; a newer connection with this id has its own.
+            forget_will_handler(&will_handlers, &client_id, &will_tx);
             // as will delay interval has passed, publish the will message
             true
         }
@@ -628,4 +729,38 @@ async fn remote<P: Protocol>(
         // but might affect logs?
         router_tx.send((connection_id, message)).ok();
     }
+}
+
+/// Centinela patch: removes a connection's will sender, unless a newer connection with the same
+/// client id has put its own in its place.
+fn forget_will_handler(will_handlers: &WillHandlers, client_id: &str, ours: &Sender<AwaitingWill>) {
+    let mut handlers = will_handlers.lock();
+    if handlers
+        .get(client_id)
+        .is_some_and(|sender| sender.same_channel(ours))
+    {
+        handlers.remove(client_id);
+    }
+}
+
+/// Centinela patch: asks the application's hooks, if any, whether this connection may start.
+fn admit(
+    hooks: Option<&dyn ConnectionHooks>,
+    connect_packet: &Packet,
+    tenant_id: Option<&str>,
+) -> Result<Option<Session>, crate::Refusal> {
+    let Some(hooks) = hooks else {
+        return Ok(None);
+    };
+    let Packet::Connect(connect, _, will, _, login) = connect_packet else {
+        return Err("not_connect");
+    };
+    let login = Login {
+        client_id: &connect.client_id,
+        username: login.as_ref().map(|l| l.username.as_str()),
+        password: login.as_ref().map(|l| l.password.as_str()),
+        tenant_id,
+        will: will.as_ref().map(|w| (&w.topic[..], w.retain)),
+    };
+    hooks.admit(&login).map(Some)
 }

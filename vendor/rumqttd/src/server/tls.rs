@@ -10,11 +10,12 @@ use {
 use crate::TlsConfig;
 #[cfg(feature = "verify-client-cert")]
 use tokio_rustls::rustls::{server::WebPkiClientVerifier, RootCertStore};
+// Centinela patch: rustls 0.23; PEM files parsed with rustls-pki-types (no rustls-pemfile).
 #[cfg(feature = "use-rustls")]
 use {
-    rustls_pemfile::Item,
-    std::{io::BufReader, sync::Arc},
-    tokio_rustls::rustls::{pki_types::PrivateKeyDer, Error as RustlsError, ServerConfig},
+    rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
+    std::sync::Arc,
+    tokio_rustls::rustls::{Error as RustlsError, ServerConfig},
     tracing::error,
 };
 
@@ -200,7 +201,7 @@ impl TLSAcceptor {
             // Get certificates
             let cert_file = File::open(cert_path);
             let cert_file = cert_file.map_err(|_| Error::ServerCertNotFound(cert_path.clone()))?;
-            let certs = rustls_pemfile::certs(&mut BufReader::new(cert_file))
+            let certs = CertificateDer::pem_reader_iter(cert_file)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| Error::InvalidServerCert(cert_path.to_string()))?;
 
@@ -210,17 +211,21 @@ impl TLSAcceptor {
             (certs, key)
         };
 
-        let builder = ServerConfig::builder();
+        // Centinela patch: ring, named explicitly. `ServerConfig::builder()` panics when the
+        // process has no default provider and the build enables more than one.
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
 
         // client authentication with a CA. CA isn't required otherwise
         #[cfg(feature = "verify-client-cert")]
         let builder = {
             let ca_file = File::open(ca_path);
             let ca_file = ca_file.map_err(|_| Error::CaFileNotFound(ca_path.clone()))?;
-            let ca_file = &mut BufReader::new(ca_file);
-            let ca_cert = rustls_pemfile::certs(ca_file)
+            let ca_cert = CertificateDer::pem_reader_iter(ca_file)
                 .next()
-                .ok_or_else(|| Error::InvalidCACert(ca_path.to_string()))??;
+                .ok_or_else(|| Error::InvalidCACert(ca_path.to_string()))?
+                .map_err(|_| Error::InvalidCACert(ca_path.to_string()))?;
 
             let mut store = RootCertStore::empty();
             store
@@ -230,9 +235,11 @@ impl TLSAcceptor {
             // This will only return an error if no trust anchors are provided or invalid CRLs are
             // provided. We always provide a trust anchor, and don't provide any CRLs, so it is safe
             // to unwrap.
-            let verifier = WebPkiClientVerifier::builder(Arc::new(store))
-                .build()
-                .unwrap();
+            // Centinela patch: the same explicit provider, and an error instead of a panic.
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                    .build()
+                    .map_err(|_| Error::InvalidCACert(ca_path.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         };
 
@@ -249,34 +256,11 @@ impl TLSAcceptor {
 #[cfg(feature = "use-rustls")]
 /// Get the first private key in a PEM file
 fn first_private_key_in_pemfile(key_path: &String) -> Result<PrivateKeyDer<'static>, Error> {
-    // Get private key
+    // Centinela patch: rustls-pki-types' PEM reader (SEC1, PKCS#1 and PKCS#8 keys).
     let key_file = File::open(key_path);
     let key_file = key_file.map_err(|_| Error::ServerKeyNotFound(key_path.clone()))?;
-
-    let rd = &mut BufReader::new(key_file);
-
-    // keep reading Items one by one to find a Key, return error if none found.
-    loop {
-        let item = rustls_pemfile::read_one(rd).map_err(|err| {
-            error!("Error reading key file: {:?}", err);
-            Error::InvalidServerKey(key_path.clone())
-        })?;
-
-        match item {
-            Some(Item::Sec1Key(key)) => {
-                return Ok(key.into());
-            }
-            Some(Item::Pkcs1Key(key)) => {
-                return Ok(key.into());
-            }
-            Some(Item::Pkcs8Key(key)) => {
-                return Ok(key.into());
-            }
-            None => {
-                error!("No private key found in {:?}", key_path);
-                return Err(Error::InvalidServerKey(key_path.clone()));
-            }
-            _ => {}
-        }
-    }
+    PrivateKeyDer::from_pem_reader(key_file).map_err(|err| {
+        error!("No private key found in {:?}: {:?}", key_path, err);
+        Error::InvalidServerKey(key_path.clone())
+    })
 }
