@@ -413,7 +413,7 @@ async fn simulate_a_thousand_devices() {
         &engine,
         &admin,
         "GET",
-        &format!("/api/devices?tenant_id={tenant}"),
+        &format!("/api/devices?tenant_id={tenant}&limit=1000"),
         None,
     )
     .await;
