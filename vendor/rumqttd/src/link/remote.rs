@@ -156,6 +156,15 @@ impl<P: Protocol> RemoteLink<P> {
                     trace!("Packets read from network, count = {}", len);
                     self.link_tx.notify().await?;
                 }
+                // Centinela patch: a gate that closes while this link waits on its socket stops
+                // the read at once (the read is cancel-safe: bytes already taken stay in the
+                // link's buffer), so no packet arriving after the close is acknowledged.
+                _ = async {
+                    match gate {
+                        Some(gate) => gate.closed().await,
+                        None => std::future::pending().await,
+                    }
+                }, if !paused => {}
                 // Paused: wait for the gate to open, still writing acks and pings below
                 _ = async {
                     match gate {
