@@ -169,7 +169,11 @@ impl Handler<AlertChange> for TenantActor {
 
 /// Persists a change, retrying with exponential backoff (capped at [`RETRY_CAP`]) for as long
 /// as it takes: every failed attempt is logged and counted, none is given up.
-async fn persist_until_stored(store: &Store, telemetry: &Telemetry, change: &AlertChange) -> Outcome {
+async fn persist_until_stored(
+    store: &Store,
+    telemetry: &Telemetry,
+    change: &AlertChange,
+) -> Outcome {
     let mut backoff = Duration::from_millis(100);
     let mut attempt: u64 = 1;
     loop {

@@ -7,8 +7,8 @@
 use crate::backpressure::TableLock;
 use crate::harness::{Engine, JWT_SECRET, MASTER_KEY, create_user, free_port};
 use crate::{
-    Fleet, call, cpu_rule_with_tickets, create_fleet, eventually, http_client, login,
-    metric_text, mqtt, next_matching, noc, sample,
+    Fleet, call, cpu_rule_with_tickets, create_fleet, eventually, http_client, login, metric_text,
+    mqtt, next_matching, noc, sample,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -297,7 +297,10 @@ fn serve_until_exit(db: &str, data: &std::path::Path, extra: &[(&str, &str)]) ->
         .arg("serve")
         .env("DATABASE_URL", db)
         .env("CENTINELA_HTTP__LISTEN", "127.0.0.1:0")
-        .env("CENTINELA_MQTT__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "CENTINELA_MQTT__LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
         .env("CENTINELA_AUTH__JWT_SECRET", JWT_SECRET)
         .env("CENTINELA_SECRETS__MASTER_KEY", MASTER_KEY)
         .env("CENTINELA_ENGINE__DATA_DIR", data)
@@ -400,11 +403,12 @@ async fn timescaledb_off_and_auto_start_and_log_the_storage_path() {
         };
         assert!(log.contains(expected), "{mode}: {log}");
         let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
-        let kind: String =
-            sqlx::query_scalar("SELECT relkind::text FROM pg_class WHERE oid = 'metrics'::regclass")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
+        let kind: String = sqlx::query_scalar(
+            "SELECT relkind::text FROM pg_class WHERE oid = 'metrics'::regclass",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
         assert_eq!(kind == "p", native, "{mode}: metrics relkind {kind}");
     }
 }

@@ -27,8 +27,7 @@ impl BrokerHandle {
         loop {
             tokio::time::sleep(POLL).await;
             let handled = self.progress.handled();
-            let idle =
-                self.gate.unread_bytes() == 0 && !self.progress.busy() && handled == last;
+            let idle = self.gate.unread_bytes() == 0 && !self.progress.busy() && handled == last;
             quiet = if idle { quiet + 1 } else { 0 };
             last = handled;
             if quiet >= QUIET_POLLS {
@@ -36,7 +35,10 @@ impl BrokerHandle {
             }
             if Instant::now() >= deadline {
                 // A message in hand has not reached the runtime either.
-                return self.gate.unread_bytes().max(u64::from(self.progress.busy()));
+                return self
+                    .gate
+                    .unread_bytes()
+                    .max(u64::from(self.progress.busy()));
             }
         }
     }
