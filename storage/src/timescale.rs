@@ -210,3 +210,74 @@ async fn hide_timescaledb(conn: &mut PgConnection) -> Result<(), TimescaleError>
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_layout_is_kept_and_a_contradicting_setting_refused() {
+        let cases = [
+            (Layout::Timescale, Mode::Auto, Some(Layout::Timescale)),
+            (Layout::Timescale, Mode::Required, Some(Layout::Timescale)),
+            (Layout::Timescale, Mode::Off, None),
+            (Layout::Partitioned, Mode::Auto, Some(Layout::Partitioned)),
+            (Layout::Partitioned, Mode::Off, Some(Layout::Partitioned)),
+            (Layout::Partitioned, Mode::Required, None),
+        ];
+        for (layout, mode, expected) in cases {
+            match (keep(layout, mode), expected) {
+                (Ok(decision), Some(expected)) => assert_eq!(decision.layout, expected),
+                (Err(TimescaleError::Refused(why)), None) => {
+                    assert!(why.starts_with("storage.timescaledb = "), "{why}")
+                }
+                (other, _) => panic!("{layout:?} with {mode:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_setting_reads_as_documented() {
+        #[derive(Deserialize)]
+        struct S {
+            timescaledb: Mode,
+        }
+        for (text, mode) in [
+            ("auto", Mode::Auto),
+            ("required", Mode::Required),
+            ("off", Mode::Off),
+        ] {
+            let s: S = serde_json::from_str(&format!("{{\"timescaledb\":\"{text}\"}}")).unwrap();
+            assert_eq!(s.timescaledb, mode);
+        }
+        assert!(serde_json::from_str::<S>("{\"timescaledb\":\"on\"}").is_err());
+    }
+
+    /// What migration 3 reads (`pg_available_extensions`, unqualified) resolves to the view on
+    /// the migration's connection, which lists every extension but TimescaleDB.
+    #[tokio::test]
+    async fn the_view_shadows_the_catalog_for_migration_3_on_its_connection_only() {
+        let url = crate::testing::fresh_database_url().await;
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        hide_timescaledb(&mut conn).await.unwrap();
+        let (schema, plpgsql): (String, bool) = sqlx::query_as(
+            "SELECT (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.oid = 'pg_available_extensions'::regclass),
+                    EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'plpgsql')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert!(schema.starts_with("pg_temp"), "resolved in {schema}");
+        assert!(plpgsql, "other extensions stay listed");
+        let mut other = PgConnection::connect(&url).await.unwrap();
+        let (schema,): (String,) = sqlx::query_as(
+            "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.oid = 'pg_available_extensions'::regclass",
+        )
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+        assert_eq!(schema, "pg_catalog");
+    }
+}

@@ -412,3 +412,60 @@ async fn timescaledb_off_and_auto_start_and_log_the_storage_path() {
         assert_eq!(kind == "p", native, "{mode}: metrics relkind {kind}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_alert_queue_holds_the_device_back_and_loses_nothing() {
+    let db = centinela_storage::testing::fresh_database_url().await;
+    let data = tempfile::tempdir().unwrap();
+    create_user(&db, ROOT, "superadmin", None, PASSWORD);
+    // One alert change per lane queue: the second one already has to wait for room.
+    let engine = Engine::start_with(
+        &db,
+        data.path().to_owned(),
+        free_port(),
+        &[("CENTINELA_ENGINE__ALERT_QUEUE", "1")],
+    );
+    let http = http_client();
+    let admin = login(&http, &engine, ROOT, PASSWORD).await;
+    let fleet = create_fleet(&http, &engine, &admin, "Cliente Cola").await;
+    let (device, device_id, key) = connect(&http, &engine, &fleet).await;
+    cpu_rule_with_tickets(&http, &engine, &admin, &device_id).await;
+    let stuck = TableLock::take(&db, "alerts").await;
+
+    // Five series breach at once: five openings for a queue of one.
+    const CORES: usize = 5;
+    let metrics: serde_json::Map<String, Value> = (0..CORES)
+        .map(|c| (format!("cpu.usage_pct{{core={c}}}"), json!(95.0)))
+        .collect();
+    device.telemetry(&key, json!({ "metrics": metrics })).await;
+    eventually("the device actor waits for room", || async {
+        sample(
+            &metric_text(&http, &engine).await,
+            "centinela_alert_queue_full_total ",
+        ) >= 1.0
+    })
+    .await;
+    assert_eq!(
+        sample(
+            &metric_text(&http, &engine).await,
+            "centinela_alert_changes_pending "
+        ),
+        CORES as f64
+    );
+
+    stuck.release().await;
+    eventually("every opening stored with its ticket", || async {
+        let mut conn = sql(&db).await;
+        let row = sqlx::query(
+            "SELECT count(*), count(ticket_id) FROM alerts WHERE device_id = $1::uuid AND state = 'firing'",
+        )
+        .bind(&device_id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        row.get::<i64, _>(0) == CORES as i64 && row.get::<i64, _>(1) == CORES as i64
+    })
+    .await;
+    device.disconnect().await;
+    assert!(engine.stop().success());
+}
