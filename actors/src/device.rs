@@ -476,6 +476,25 @@ impl Actor for DeviceActor {
             self.start_ticking(ctx);
         }
     }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.forget_unsent();
+    }
+}
+
+impl DeviceActor {
+    /// A device actor that stops (its device deleted) with changes not handed over says so and
+    /// takes them out of the pending count, which shutdown reads.
+    fn forget_unsent(&mut self) {
+        if self.unsent.is_empty() {
+            return;
+        }
+        tracing::warn!(device_id = %self.identity.id, changes = self.unsent.len(), "Device actor stopped with alert changes not handed over.");
+        self.telemetry
+            .alert_changes_pending
+            .dec_by(self.unsent.len() as i64);
+        self.unsent.clear();
+    }
 }
 
 impl Handler<Evaluate> for DeviceActor {
