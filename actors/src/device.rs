@@ -2,9 +2,16 @@
 //! against the device's effective thresholds, keeping a state machine per series
 //! (`model::threshold`), and turns transitions into [`AlertChange`]s for its tenant actor. It
 //! never blocks and never touches the database.
+//!
+//! Alert changes go to the tenant actor's bounded mailbox with `try_send`, in the order they were
+//! raised. When it is full the device actor keeps them (in order) and stops taking messages until
+//! there is room again (`ctx.wait`): its own mailbox then fills and ingest waits, so a burst of
+//! alerts while their storage is down pushes back on the transport instead of growing memory or
+//! losing a change.
 
 use crate::hub::{Hub, NocEvent};
 use crate::rules::ActiveRule;
+use crate::telemetry::Telemetry;
 use crate::tenant::{AlertChange, AlertSource, EventTexts, TenantActor};
 use actix::prelude::*;
 use centinela_model::log_rules::{FindingChange, LogFinding, LogHeuristics, LogLine, LogRule};
@@ -14,7 +21,7 @@ use centinela_storage::devices::DeviceIdentity;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -121,7 +128,15 @@ pub struct DeviceActor {
     /// Created on the first log line: most devices never send any.
     heuristics: Option<LogHeuristics>,
     reachable: Option<bool>,
+    /// Alert changes raised and not yet in the tenant actor's mailbox, oldest first.
+    unsent: VecDeque<AlertChange>,
+    /// True while the actor waits for room in the tenant actor's mailbox.
+    waiting_for_room: bool,
+    telemetry: Arc<Telemetry>,
 }
+
+/// How often a device actor whose tenant actor's mailbox is full tries again.
+const ROOM_POLL: Duration = Duration::from_millis(20);
 
 /// What a device actor starts with.
 pub struct DeviceSeed {
@@ -140,6 +155,7 @@ impl DeviceActor {
         hub: Addr<Hub>,
         watched: Arc<DashMap<Uuid, usize>>,
         mailbox_capacity: usize,
+        telemetry: Arc<Telemetry>,
     ) -> DeviceActor {
         let mut events = HashMap::new();
         let mut series = HashMap::new();
@@ -168,6 +184,9 @@ impl DeviceActor {
             log_rules: seed.log_rules,
             heuristics: None,
             reachable: None,
+            unsent: VecDeque::new(),
+            waiting_for_room: false,
+            telemetry,
         };
         actor.health = actor.compute_health();
         actor
@@ -218,20 +237,22 @@ impl DeviceActor {
         let (next, transition) = step(entry.state, &rule.rule, sample.value, sample.ts);
         entry.state = next;
         if let Some(transition) = transition {
-            self.raise(AlertChange::new(
+            let change = AlertChange::new(
                 self.identity.clone(),
                 sample.name.as_str().to_owned(),
                 AlertSource::Threshold(rule.clone()),
                 transition,
                 sample.ts,
-            ));
+            );
+            self.raise(change);
         }
     }
 
-    /// Hands an alert change to the tenant actor. An opening is announced on the NOC first,
-    /// from memory with the id the alert will be stored under: the dashboard learns of it
-    /// without waiting for PostgreSQL (the tenant actor publishes what persisting adds).
-    fn raise(&self, change: AlertChange) {
+    /// Queues an alert change for the tenant actor (handed over by [`Self::send_alerts`] at the
+    /// end of the message). An opening is announced on the NOC first, from memory with the id
+    /// the alert will be stored under: the dashboard learns of it without waiting for
+    /// PostgreSQL (the tenant actor publishes what persisting adds).
+    fn raise(&mut self, change: AlertChange) {
         if let Some(json) = change.announcement() {
             self.hub.do_send(NocEvent {
                 tenant_id: TenantId(self.identity.tenant_id),
@@ -240,7 +261,38 @@ impl DeviceActor {
                 json,
             });
         }
-        self.tenant.do_send(change);
+        self.telemetry.alert_changes_pending.inc();
+        self.unsent.push_back(change);
+    }
+
+    /// Hands the queued alert changes to the tenant actor, in order. When its mailbox is full,
+    /// waits for room (`ctx.wait`: no other message is taken meanwhile) and tries again.
+    fn send_alerts(&mut self, ctx: &mut Context<Self>) {
+        if self.waiting_for_room {
+            // The wait under way sends these, after the older ones.
+            return;
+        }
+        while let Some(change) = self.unsent.pop_front() {
+            match self.tenant.try_send(change) {
+                Ok(()) => {}
+                Err(SendError::Full(change)) => {
+                    self.unsent.push_front(change);
+                    self.telemetry.alert_queue_full.inc();
+                    self.waiting_for_room = true;
+                    let wait = tokio::time::sleep(ROOM_POLL).into_actor(self);
+                    ctx.wait(wait.map(|(), actor, ctx| {
+                        actor.waiting_for_room = false;
+                        actor.send_alerts(ctx);
+                    }));
+                    return;
+                }
+                Err(SendError::Closed(change)) => {
+                    // Only at shutdown, once the tenant actors have stopped.
+                    self.telemetry.alert_changes_pending.dec();
+                    tracing::error!(device_id = %self.identity.id, key = %change.key, "Alert change not handed over: the tenant actor has stopped.");
+                }
+            }
+        }
     }
 
     fn publish_health_if_changed(&mut self) {
@@ -424,22 +476,53 @@ impl Actor for DeviceActor {
             self.start_ticking(ctx);
         }
     }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.forget_unsent();
+    }
+}
+
+impl DeviceActor {
+    /// A device actor that stops (its device deleted) with changes not handed over says so and
+    /// takes them out of the pending count, which shutdown reads.
+    fn forget_unsent(&mut self) {
+        if self.unsent.is_empty() {
+            return;
+        }
+        tracing::warn!(device_id = %self.identity.id, changes = self.unsent.len(), "Device actor stopped with alert changes not handed over.");
+        self.telemetry
+            .alert_changes_pending
+            .dec_by(self.unsent.len() as i64);
+        self.unsent.clear();
+    }
 }
 
 impl Handler<Evaluate> for DeviceActor {
     type Result = ();
-    fn handle(&mut self, msg: Evaluate, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Evaluate, ctx: &mut Context<Self>) {
         for sample in &msg.samples {
             self.evaluate(sample);
         }
         self.publish_health_if_changed();
         self.publish_metrics(&msg.samples);
+        self.send_alerts(ctx);
     }
+}
+
+/// Answered once every message sent to the device actor before it has been handled and its
+/// alert changes are in the tenant actor's mailbox (shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Settle;
+
+impl Handler<Settle> for DeviceActor {
+    type Result = ();
+    fn handle(&mut self, _: Settle, _: &mut Context<Self>) {}
 }
 
 impl Handler<SetRules> for DeviceActor {
     type Result = ();
-    fn handle(&mut self, msg: SetRules, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: SetRules, ctx: &mut Context<Self>) {
         self.rules = msg.rules;
         // A series whose rule disappeared or changed identity cannot go on firing on its own:
         // clear it now rather than leave an alert open that nothing will ever clear.
@@ -455,13 +538,14 @@ impl Handler<SetRules> for DeviceActor {
             })
             .map(|(key, _)| key.clone())
             .collect();
+        let mut clearings = Vec::new();
         for key in orphaned {
             let Some(entry) = self.series.remove(&key) else {
                 continue;
             };
             if let SeriesState::Firing { .. } = entry.state {
                 let base = key.split('{').next().unwrap_or(&key).to_owned();
-                let rule = rules.get(&base).cloned().unwrap_or(ActiveRule {
+                let rule = self.rules.get(&base).cloned().unwrap_or(ActiveRule {
                     threshold_id: entry.threshold_id,
                     metric: base,
                     rule: centinela_model::threshold::Rule {
@@ -474,7 +558,7 @@ impl Handler<SetRules> for DeviceActor {
                     auto_ticket: false,
                     ticket_priority: None,
                 });
-                self.raise(AlertChange::new(
+                clearings.push(AlertChange::new(
                     self.identity.clone(),
                     key,
                     AlertSource::Threshold(rule),
@@ -485,7 +569,11 @@ impl Handler<SetRules> for DeviceActor {
                 ));
             }
         }
+        for change in clearings {
+            self.raise(change);
+        }
         self.publish_health_if_changed();
+        self.send_alerts(ctx);
     }
 }
 
@@ -494,12 +582,13 @@ const HEURISTICS_TICK: Duration = Duration::from_secs(1);
 
 impl DeviceActor {
     fn start_ticking(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(HEURISTICS_TICK, |actor, _| {
+        ctx.run_interval(HEURISTICS_TICK, |actor, ctx| {
             let now = Utc::now();
             let findings = actor.heuristics(now).tick(now);
             if !findings.is_empty() {
                 actor.apply_findings(findings);
                 actor.publish_health_if_changed();
+                actor.send_alerts(ctx);
             }
         });
     }
@@ -522,6 +611,7 @@ impl Handler<ObserveLogs> for DeviceActor {
         }
         self.apply_findings(findings);
         self.publish_health_if_changed();
+        self.send_alerts(ctx);
         if !ticking {
             self.start_ticking(ctx);
         }
@@ -540,7 +630,7 @@ impl Handler<SetLogRules> for DeviceActor {
 
 impl Handler<SetReachability> for DeviceActor {
     type Result = ();
-    fn handle(&mut self, msg: SetReachability, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: SetReachability, ctx: &mut Context<Self>) {
         if let Some(change) = self.offline_change(&msg) {
             self.raise(change);
         }
@@ -549,5 +639,6 @@ impl Handler<SetReachability> for DeviceActor {
             self.publish_reachability(msg.reachable);
         }
         self.publish_health_if_changed();
+        self.send_alerts(ctx);
     }
 }

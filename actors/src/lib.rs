@@ -17,8 +17,10 @@
 //!
 //! Backpressure: ingest hands points to the writer through a bounded channel (awaiting when it
 //! is full, which slows the transport) and evaluation to device actors with `try_send` on
-//! bounded mailboxes; a refusal is counted and then waited out, never dropped. Alert changes to
-//! tenant actors are few and must not be lost, so they are queued unconditionally.
+//! bounded mailboxes; a refusal is counted and then waited out, never dropped. Alert changes go
+//! to tenant actors' bounded mailboxes (`alert_queue`) with `try_send`; when one is full the
+//! device actor waits for room (counted), holding its own mailbox, which slows ingest in turn.
+//! Tenant actors retry every change until it is stored, so none is lost.
 //!
 //! Depends on: `centinela-model`, `centinela-storage`, actix. Must not depend on `ingest`, `api`
 //! or `engine`.

@@ -3,7 +3,7 @@
 use crate::commands::{CommandSink, CommandSinks, parse_result};
 use crate::device::{
     AGENT_OFFLINE_KEY, DeviceActor, DeviceSeed, Evaluate, ObserveLogs, RouterLogLine, SetLogRules,
-    SetReachability, SetRules,
+    SetReachability, SetRules, Settle,
 };
 use crate::hub::{Hub, NocWatch};
 use crate::presence::{Presence, PresenceConfig};
@@ -35,6 +35,8 @@ pub struct RuntimeConfig {
     pub shards: usize,
     /// Messages a device mailbox holds before ingest has to wait.
     pub mailbox_capacity: usize,
+    /// Alert changes a tenant actor's mailbox (one lane) holds before device actors wait.
+    pub alert_queue: usize,
     pub writer: WriterConfig,
     /// Offline detection of agents.
     pub presence: PresenceConfig,
@@ -45,6 +47,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             shards: 0,
             mailbox_capacity: 64,
+            alert_queue: 4_096,
             writer: WriterConfig::default(),
             presence: PresenceConfig::default(),
         }
@@ -224,6 +227,7 @@ impl Runtime {
                     inner.store.clone(),
                     inner.hub.clone(),
                     inner.telemetry.clone(),
+                    inner.config.alert_queue,
                 );
                 TenantActor::start_in_arbiter(&inner.home, |_| actor)
             })
@@ -250,6 +254,7 @@ impl Runtime {
         let hub = self.inner.hub.clone();
         let watched = self.inner.watched.clone();
         let capacity = self.inner.config.mailbox_capacity;
+        let telemetry = self.inner.telemetry.clone();
         let shard = self.shard_for(id).clone();
         let entry = self
             .inner
@@ -257,7 +262,7 @@ impl Runtime {
             .entry(id)
             .or_insert_with(|| {
                 let addr = DeviceActor::start_in_arbiter(&shard, move |_| {
-                    DeviceActor::new(seed, tenant, hub, watched, capacity)
+                    DeviceActor::new(seed, tenant, hub, watched, capacity, telemetry)
                 });
                 DeviceEntry {
                     addr,
@@ -715,26 +720,36 @@ impl Runtime {
         self.inner.registry.len()
     }
 
-    /// Clean shutdown: flush the writer, then let every tenant actor finish the alert changes
-    /// already queued (bounded by `grace`).
-    pub async fn shutdown(&self, grace: Duration) {
-        self.inner.writer.shutdown().await;
+    /// Clean shutdown, once the transports have stopped feeding the runtime: every device
+    /// actor handles what it was sent (handing its alert changes over), then the writer writes
+    /// everything accepted while every tenant actor stores the alert changes queued. It ends
+    /// only when all of it is stored, so the caller bounds it (with storage down it would wait
+    /// for ever) and reads [`Telemetry::unstored`] for what is missing.
+    pub async fn shutdown(&self) {
+        let settled: Vec<_> = self
+            .inner
+            .registry
+            .iter()
+            .map(|d| d.value().addr.send(Settle))
+            .collect();
+        for done in settled {
+            let _ = done.await;
+        }
         let drains: Vec<_> = self
             .inner
             .tenants
             .iter()
             .map(|t| t.value().send(Drain))
             .collect();
-        let _ = tokio::time::timeout(grace, futures_join_all(drains)).await;
+        let tenants = async {
+            for done in drains {
+                let _ = done.await;
+            }
+        };
+        tokio::join!(self.inner.writer.shutdown(), tenants);
         for shard in &self.inner.shards {
             shard.stop();
         }
-    }
-}
-
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) {
-    for f in futures {
-        f.await;
     }
 }
 

@@ -18,10 +18,14 @@ pub struct Telemetry {
     pub messages: Family<Labels, Counter>,
     /// Messages refused, by transport and reason.
     pub rejected: Family<Labels, Counter>,
-    /// Metric points accepted for storage.
+    /// Metric points accepted for storage (queued for the writer).
     pub points_received: Counter,
     /// Metric points committed to the database.
     pub points_stored: Counter,
+    /// Log lines accepted for storage (queued for the writer).
+    pub lines_received: Counter,
+    /// Log lines committed to the database.
+    pub lines_stored: Counter,
     /// Failed write attempts (each is retried).
     pub write_failures: Counter,
     /// Points and lines waiting in the writer.
@@ -32,8 +36,12 @@ pub struct Telemetry {
     pub alerts: Family<Labels, Counter>,
     /// Tickets opened from alerts.
     pub tickets_created: Counter,
-    /// Alert changes that could not be persisted after retries.
+    /// Failed attempts to persist an alert change (each is retried until it succeeds).
     pub alert_persist_failures: Counter,
+    /// Alert changes raised by device actors and not yet persisted.
+    pub alert_changes_pending: Gauge,
+    /// Times a tenant actor's alert queue was full and a device actor waited for room.
+    pub alert_queue_full: Counter,
     /// NOC events not delivered because a session's queue was full.
     pub noc_dropped: Counter,
     /// Connected NOC sessions.
@@ -87,6 +95,16 @@ impl Telemetry {
                 t.points_stored.clone(),
             );
             r.register(
+                "centinela_lines_received",
+                "Log lines accepted for storage",
+                t.lines_received.clone(),
+            );
+            r.register(
+                "centinela_lines_stored",
+                "Log lines committed to the database",
+                t.lines_stored.clone(),
+            );
+            r.register(
                 "centinela_write_failures",
                 "Failed database write attempts (retried)",
                 t.write_failures.clone(),
@@ -113,8 +131,18 @@ impl Telemetry {
             );
             r.register(
                 "centinela_alert_persist_failures",
-                "Alert changes not persisted after retries",
+                "Failed attempts to persist an alert change (retried until stored)",
                 t.alert_persist_failures.clone(),
+            );
+            r.register(
+                "centinela_alert_changes_pending",
+                "Alert changes raised and not yet persisted",
+                t.alert_changes_pending.clone(),
+            );
+            r.register(
+                "centinela_alert_queue_full",
+                "Times a tenant actor's alert queue was full and a device actor waited",
+                t.alert_queue_full.clone(),
             );
             r.register(
                 "centinela_noc_dropped",
@@ -234,6 +262,21 @@ impl Telemetry {
             .inc();
     }
 
+    /// What was accepted and is not stored yet (the shutdown's account).
+    pub fn unstored(&self) -> Unstored {
+        Unstored {
+            points: self
+                .points_received
+                .get()
+                .saturating_sub(self.points_stored.get()),
+            lines: self
+                .lines_received
+                .get()
+                .saturating_sub(self.lines_stored.get()),
+            alert_changes: u64::try_from(self.alert_changes_pending.get()).unwrap_or(0),
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -241,5 +284,20 @@ impl Telemetry {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &registry);
         out
+    }
+}
+
+/// Accepted and not yet stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unstored {
+    pub points: u64,
+    pub lines: u64,
+    pub alert_changes: u64,
+}
+
+impl Unstored {
+    /// Nothing is missing.
+    pub fn is_empty(&self) -> bool {
+        *self == Unstored::default()
     }
 }

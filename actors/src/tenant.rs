@@ -3,6 +3,14 @@
 //! a time (`ctx.wait`), so "exactly one ticket per alert" holds without races while lanes work in
 //! parallel. Persisted changes are published to the hub (openings are announced earlier, by the
 //! device actor: see [`AlertChange::announcement`]).
+//!
+//! A change that cannot be stored (PostgreSQL down, a table locked, a constraint failing) is
+//! retried with backoff until it is: an opening announced to the NOC is never forgotten, and the
+//! changes of one alert are stored in the order they happened (opened before updated before
+//! cleared) because the lane takes the next change only once this one is stored. Only this
+//! lane waits; other lanes and other tenants go on. The mailbox is bounded
+//! (`engine.alert_queue`): device actors `try_send`, and when it is full they wait for room
+//! (counted in `centinela_alert_queue_full`), which slows their own ingest.
 
 use crate::hub::{Hub, NocEvent};
 use crate::rules::ActiveRule;
@@ -104,12 +112,17 @@ impl AlertSource {
 #[rtype(result = "()")]
 pub struct Drain;
 
+/// The longest wait between two attempts to store an alert change.
+const RETRY_CAP: Duration = Duration::from_secs(5);
+
 /// The tenant actor.
 pub struct TenantActor {
     tenant_id: TenantId,
     store: Store,
     hub: Addr<Hub>,
     telemetry: Arc<Telemetry>,
+    /// Alert changes the mailbox holds before device actors have to wait.
+    queue_capacity: usize,
 }
 
 impl TenantActor {
@@ -118,18 +131,24 @@ impl TenantActor {
         store: Store,
         hub: Addr<Hub>,
         telemetry: Arc<Telemetry>,
+        queue_capacity: usize,
     ) -> Self {
         TenantActor {
             tenant_id,
             store,
             hub,
             telemetry,
+            queue_capacity,
         }
     }
 }
 
 impl Actor for TenantActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(self.queue_capacity.max(1));
+    }
 }
 
 impl Handler<AlertChange> for TenantActor {
@@ -140,23 +159,39 @@ impl Handler<AlertChange> for TenantActor {
         let telemetry = self.telemetry.clone();
         let tenant_id = self.tenant_id;
         let work = async move {
-            let mut backoff = Duration::from_millis(100);
-            for attempt in 1..=6 {
-                match persist(&store, &change).await {
-                    Ok(outcome) => {
-                        outcome.publish(tenant_id, &hub, &telemetry);
-                        return;
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, attempt, device_id = %change.device.id, key = %change.key, "Alert change not persisted; retrying.");
-                        tokio::time::sleep(backoff).await;
-                        backoff *= 2;
-                    }
-                }
-            }
-            telemetry.alert_persist_failures.inc();
+            let outcome = persist_until_stored(&store, &telemetry, &change).await;
+            telemetry.alert_changes_pending.dec();
+            outcome.publish(tenant_id, &hub, &telemetry);
         };
         ctx.wait(work.into_actor(self));
+    }
+}
+
+/// Persists a change, retrying with exponential backoff (capped at [`RETRY_CAP`]) for as long
+/// as it takes: every failed attempt is logged and counted, none is given up.
+async fn persist_until_stored(
+    store: &Store,
+    telemetry: &Telemetry,
+    change: &AlertChange,
+) -> Outcome {
+    let mut backoff = Duration::from_millis(100);
+    let mut attempt: u64 = 1;
+    loop {
+        match persist(store, change).await {
+            Ok(outcome) => {
+                if attempt > 1 {
+                    tracing::info!(attempt, device_id = %change.device.id, key = %change.key, "Alert change stored after retries.");
+                }
+                return outcome;
+            }
+            Err(error) => {
+                telemetry.alert_persist_failures.inc();
+                tracing::error!(%error, attempt, retry_in_ms = backoff.as_millis() as u64, device_id = %change.device.id, key = %change.key, "Alert change not stored; retrying until it is.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_CAP);
+                attempt += 1;
+            }
+        }
     }
 }
 

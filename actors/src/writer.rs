@@ -70,6 +70,9 @@ enum Input {
 #[derive(Clone, Debug)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Input>,
+    /// Counts what enters the queue: accepted (`points_received`) against committed
+    /// (`points_stored`) is the shutdown's account of what is not stored yet.
+    telemetry: Arc<Telemetry>,
 }
 
 /// The writer has stopped (only after shutdown).
@@ -86,6 +89,9 @@ impl WriterHandle {
         device: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), WriterStopped> {
+        // Counted before the wait: points waiting for room are accepted and not stored, and
+        // points refused by a stopped writer stay in the account as lost.
+        self.telemetry.points_received.inc_by(rows.len() as u64);
         self.tx
             .send(Input::Points { rows, device, at })
             .await
@@ -94,6 +100,7 @@ impl WriterHandle {
 
     /// Queues a log line.
     pub async fn line(&self, line: LogLine) -> Result<(), WriterStopped> {
+        self.telemetry.lines_received.inc();
         self.tx
             .send(Input::Line(line))
             .await
@@ -141,6 +148,10 @@ struct Writer {
 /// Starts the writer task on the current runtime.
 pub fn spawn(store: Store, telemetry: Arc<Telemetry>, config: WriterConfig) -> WriterHandle {
     let (tx, rx) = mpsc::channel(config.queue_capacity);
+    let handle = WriterHandle {
+        tx,
+        telemetry: telemetry.clone(),
+    };
     let writer = Writer {
         store,
         telemetry,
@@ -151,7 +162,7 @@ pub fn spawn(store: Store, telemetry: Arc<Telemetry>, config: WriterConfig) -> W
         copies: tokio::task::JoinSet::new(),
     };
     tokio::spawn(writer.run(rx));
-    WriterHandle { tx }
+    handle
 }
 
 impl Writer {
@@ -216,7 +227,6 @@ impl Writer {
         match input {
             Input::Points { rows, device, at } => {
                 self.note_seen(device, at);
-                self.telemetry.points_received.inc_by(rows.len() as u64);
                 self.points.extend(rows);
                 if self.points.len() >= self.config.batch_rows {
                     self.flush_points().await;
@@ -296,6 +306,7 @@ impl Writer {
             Ok(n)
         })
         .await;
+        self.telemetry.lines_stored.inc_by(lines.len() as u64);
     }
 
     async fn flush_seen(&mut self) {

@@ -6,6 +6,8 @@ use anyhow::{Context, anyhow};
 use centinela_ingest::pki::MasterKey;
 use centinela_ingest::routeros::credentials::RouterCredentials;
 use centinela_model::{Role, Scope};
+use centinela_storage::metrics::Layout;
+use centinela_storage::timescale::TimescaleError;
 use centinela_storage::{Store, routers, users};
 use clap::Subcommand;
 use std::io::Read;
@@ -33,12 +35,31 @@ pub enum AdminCommand {
     RotateMasterKey,
 }
 
+/// Connects, decides the metrics storage (`storage.timescaledb`) and applies migrations.
 pub async fn connect(settings: &Settings) -> Result<Store, Failure> {
     let url = settings.database_url()?;
     let store = Store::connect(url, settings.database.max_connections)
         .await
         .context("cannot connect to the database")?;
-    store.migrate().await.context("cannot apply migrations")?;
+    let decision = match store.migrate_with(settings.storage.timescaledb).await {
+        Ok(decision) => decision,
+        Err(TimescaleError::Refused(why)) => {
+            return Err(Failure::Config(format!(
+                "configuration error: storage.timescaledb (CENTINELA_STORAGE__TIMESCALEDB): {why}"
+            )));
+        }
+        Err(TimescaleError::Storage(e)) => {
+            return Err(anyhow!(e).context("cannot apply migrations").into());
+        }
+    };
+    if let Some(warning) = &decision.warning {
+        tracing::warn!("{warning}");
+    }
+    let path = match decision.layout {
+        Layout::Timescale => "TimescaleDB hypertable",
+        Layout::Partitioned => "native partitioning (PostgreSQL)",
+    };
+    tracing::info!(path, reason = %decision.reason, "Metrics storage: {path}.");
     Ok(store)
 }
 

@@ -153,6 +153,12 @@ pub struct StorageSettings {
     pub copy_parallelism: usize,
     /// Messages the writer's input queue holds before ingest waits.
     pub writer_queue: usize,
+    /// Metrics storage: `"auto"` (TimescaleDB when the extension exists in the database or can
+    /// be created, native partitioning otherwise, with a warning when it is installed but
+    /// unusable), `"required"` (refuse to start without it), `"off"` (native partitioning on
+    /// any server). Decided when the database is first migrated; a value that contradicts an
+    /// existing database's layout is refused (exit 2).
+    pub timescaledb: centinela_storage::timescale::Mode,
 }
 
 impl Default for StorageSettings {
@@ -164,6 +170,7 @@ impl Default for StorageSettings {
             partitions_ahead_days: 7,
             copy_parallelism: 2,
             writer_queue: 1_024,
+            timescaledb: centinela_storage::timescale::Mode::Auto,
         }
     }
 }
@@ -177,6 +184,13 @@ pub struct EngineSettings {
     pub shards: usize,
     /// Device mailbox capacity (messages).
     pub mailbox_capacity: usize,
+    /// Alert changes one tenant actor lane holds before its device actors wait for room
+    /// (counted in `centinela_alert_queue_full`).
+    pub alert_queue: usize,
+    /// Seconds SIGTERM/SIGINT may take: the broker stops reading from publishers, what was
+    /// acknowledged is drained and stored, then the engine exits 0; if something accepted is
+    /// still not stored at this deadline (e.g. PostgreSQL down) it exits 1 naming the count.
+    pub shutdown_timeout_s: u64,
 }
 
 impl Default for EngineSettings {
@@ -185,6 +199,8 @@ impl Default for EngineSettings {
             data_dir: PathBuf::from("data"),
             shards: 0,
             mailbox_capacity: 64,
+            alert_queue: 4_096,
+            shutdown_timeout_s: 20,
         }
     }
 }

@@ -1,5 +1,8 @@
 //! `centinela serve`: start-up in dependency order, then graceful shutdown on SIGINT/SIGTERM
-//! (stop accepting HTTP, flush the writer, let tenant actors finish, close sessions).
+//! within `engine.shutdown_timeout_s`: the broker stops reading from publishers first (nothing
+//! more is acknowledged), HTTP stops, what was acknowledged is drained through the consumer,
+//! device actors and the writer, alert changes are stored; exit 0 when everything accepted is
+//! stored, otherwise an error naming what is not (exit 1).
 
 use crate::config::Settings;
 use crate::{Failure, admin, pki};
@@ -131,21 +134,65 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
     let handle = server.handle();
     let serving = actix_rt::spawn(server);
     wait_for_signal().await;
-    tracing::info!("Shutting down: no new connections, flushing accepted data.");
-    handle.stop(true).await;
-    let _ = serving.await;
-    // Pollers first: each saves its log position, and stops feeding the runtime.
-    let _ =
-        tokio::time::timeout(Duration::from_secs(5), fleet.send(routeros_ingest::StopAll)).await;
-    runtime.shutdown(Duration::from_secs(10)).await;
-    tracing::info!("Stopped cleanly.");
-    Ok(())
+    let deadline = Duration::from_secs(settings.engine.shutdown_timeout_s.max(1));
+    let http = async {
+        handle.stop(true).await;
+        let _ = serving.await;
+    };
+    shut_down(deadline, &broker, http, &fleet, &runtime).await
+}
+
+/// Stops taking data, then stores everything that was accepted, within `deadline`.
+async fn shut_down(
+    deadline: Duration,
+    broker: &mqtt::BrokerHandle,
+    http: impl std::future::Future<Output = ()>,
+    fleet: &actix::Addr<routeros_ingest::RouterFleet>,
+    runtime: &Runtime,
+) -> Result<(), Failure> {
+    tracing::info!(
+        deadline_s = deadline.as_secs(),
+        "Shutting down: publishers paused, storing what was acknowledged."
+    );
+    let work = async {
+        // The broker stops reading first (nothing more is acknowledged) while HTTP stops; the
+        // consumer then drains what the broker acknowledged into the runtime.
+        tokio::join!(broker.stop_and_drain(deadline), http);
+        // Pollers save their log positions and stop feeding the runtime.
+        let _ = fleet.send(routeros_ingest::StopAll).await;
+        runtime.shutdown().await;
+    };
+    let finished = tokio::time::timeout(deadline, work).await.is_ok();
+    let unstored = runtime.telemetry().unstored();
+    let unread = broker.unread_bytes();
+    if unstored.is_empty() && unread == 0 && !broker.progress.busy() {
+        tracing::info!("Stopped cleanly: everything acknowledged is stored.");
+        return Ok(());
+    }
+    tracing::error!(
+        points = unstored.points,
+        log_lines = unstored.lines,
+        alert_changes = unstored.alert_changes,
+        unread_mqtt_bytes = unread,
+        deadline_passed = !finished,
+        "Shutdown incomplete: {} accepted points not stored.",
+        unstored.points
+    );
+    Err(Failure::Runtime(anyhow::anyhow!(
+        "shutdown incomplete after {} s: {} accepted points, {} log lines and {} alert changes were not stored; {} bytes of acknowledged MQTT messages unread",
+        deadline.as_secs(),
+        unstored.points,
+        unstored.lines,
+        unstored.alert_changes,
+        unread
+    )))
 }
 
 fn runtime_config(settings: &Settings) -> RuntimeConfig {
     RuntimeConfig {
         shards: settings.engine.shards,
         mailbox_capacity: settings.engine.mailbox_capacity.max(1),
+        alert_queue: settings.engine.alert_queue.max(1),
         writer: WriterConfig {
             batch_rows: settings.storage.batch_rows.max(1),
             flush_interval: Duration::from_millis(settings.storage.flush_interval_ms.max(1)),

@@ -5,7 +5,8 @@
 //!
 //! - [`mqtt`]: the embedded rumqttd broker (its own thread), its TLS listeners with client
 //!   certificates signed by the engine's CA, the device auth handler (username = device key,
-//!   password = device token), and the in-process local-link consumer.
+//!   password = device token), the in-process local-link consumer, and the drain that
+//!   stores what the broker acknowledged before a shutdown.
 //! - [`agent_ws`]: `/ws/agent`, the same messages over WebSocket for agents behind 443.
 //! - [`sessions`]: live device sessions of both transports: per-device caps, and closing them
 //!   when a device is deleted or its token replaced.

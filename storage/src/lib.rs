@@ -12,7 +12,8 @@
 //! [`tickets`], [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
 //! [`logs`], [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
 //! the caller), [`log_rules`] (per-tenant log heuristics settings), [`scripts`] (remote
-//! scripts, approvals, runs, the command signing key).
+//! scripts, approvals, runs, the command signing key), [`timescale`] (TimescaleDB or native
+//! partitioning, decided before migrating).
 //!
 //! Depends on: `centinela-model`, sqlx. Must not depend on any other workspace crate.
 
@@ -37,6 +38,7 @@ pub mod tenants;
 pub mod testing;
 pub mod thresholds;
 pub mod tickets;
+pub mod timescale;
 pub mod users;
 
 use centinela_model::Scope;
@@ -183,10 +185,23 @@ impl Store {
         &self.pool
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations, with TimescaleDB when the server offers it
+    /// ([`timescale::Mode::Auto`]).
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
+        match self.migrate_with(timescale::Mode::Auto).await {
+            Ok(_) => Ok(()),
+            Err(timescale::TimescaleError::Storage(e)) => Err(e),
+            Err(timescale::TimescaleError::Refused(why)) => Err(StorageError::Invalid(why)),
+        }
+    }
+
+    /// Decides the metrics layout for `mode` (see [`timescale`]), then applies pending
+    /// migrations.
+    pub async fn migrate_with(
+        &self,
+        mode: timescale::Mode,
+    ) -> std::result::Result<timescale::Decision, timescale::TimescaleError> {
+        timescale::migrate(&self.pool, mode).await
     }
 
     /// Opens a transaction whose row-level security scope is `scope`.

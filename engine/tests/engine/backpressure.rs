@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A table held in ACCESS EXCLUSIVE mode by an open transaction until released.
-struct TableLock(sqlx::PgConnection);
+pub(crate) struct TableLock(sqlx::PgConnection);
 
 impl TableLock {
-    async fn take(db: &str, table: &str) -> TableLock {
+    pub(crate) async fn take(db: &str, table: &str) -> TableLock {
         let mut conn = sqlx::PgConnection::connect(db).await.unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
@@ -29,7 +29,7 @@ impl TableLock {
         TableLock(conn)
     }
 
-    async fn release(mut self) {
+    pub(crate) async fn release(mut self) {
         sqlx::raw_sql("ROLLBACK")
             .execute(&mut self.0)
             .await

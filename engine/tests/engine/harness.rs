@@ -4,6 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
@@ -20,6 +21,8 @@ pub struct Engine {
     child: Child,
     pub http: SocketAddr,
     pub mqtt_port: u16,
+    /// Everything the engine wrote to stderr so far (also echoed to the test's stderr).
+    log: Arc<Mutex<String>>,
 }
 
 impl Engine {
@@ -48,9 +51,10 @@ impl Engine {
             .env("CENTINELA_LOG", "info,rumqttd=error")
             .envs(extra.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start centinela");
+        let log = echo_stderr(&mut child);
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -67,7 +71,29 @@ impl Engine {
             child,
             http,
             mqtt_port,
+            log,
         }
+    }
+
+    /// What the engine has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait: the exit status, how long the shutdown took, and the whole log.
+    pub fn stop_with_log(mut self) -> (std::process::ExitStatus, Duration, String) {
+        let asked = std::time::Instant::now();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let status = self.child.wait().expect("wait");
+        let took = asked.elapsed();
+        // The echo thread ends at EOF, right after the process.
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log();
+        std::mem::forget(self);
+        (status, took, log)
     }
 
     /// SIGTERM and wait: the graceful path.
@@ -91,6 +117,23 @@ impl Drop for Engine {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Forwards the child's stderr to ours, keeping a copy.
+fn echo_stderr(child: &mut Child) -> Arc<Mutex<String>> {
+    let log = Arc::new(Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("stderr");
+    let copy = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if let Ok(mut log) = copy.lock() {
+                log.push_str(&line);
+                log.push('\n');
+            }
+        }
+    });
+    log
 }
 
 /// `centinela admin create-user`, password on stdin.

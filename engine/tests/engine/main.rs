@@ -3,6 +3,7 @@
 
 mod agents;
 mod backpressure;
+mod durability;
 mod harness;
 mod hostile_broker;
 mod mqtt;

@@ -134,6 +134,14 @@ impl Device {
             .unwrap();
     }
 
+    /// Publishes at QoS 1; `false` once the connection's event loop has ended.
+    pub async fn try_raw(&self, topic: &str, payload: Vec<u8>) -> bool {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .is_ok()
+    }
+
     /// QoS 1 publishes the broker has acknowledged so far.
     pub fn acked(&self) -> u64 {
         self.acked.load(Ordering::Relaxed)

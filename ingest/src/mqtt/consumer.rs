@@ -11,6 +11,7 @@ use chrono::Utc;
 use rumqttd::local::{LinkError, LinkRx, LinkTx};
 use rumqttd::{FlowGate, Meter, Notification};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Topics the engine consumes.
 pub const FILTERS: &[&str] = &[
@@ -21,12 +22,33 @@ pub const FILTERS: &[&str] = &[
     "/tenants/+/commands/+/result",
 ];
 
+/// How far the consumer has got: read at shutdown to know when everything the broker
+/// acknowledged has been handed to the runtime.
+#[derive(Debug, Default)]
+pub struct Progress {
+    handled: AtomicU64,
+    busy: AtomicBool,
+}
+
+impl Progress {
+    /// Messages handled since start.
+    pub fn handled(&self) -> u64 {
+        self.handled.load(Ordering::SeqCst)
+    }
+
+    /// True while a message is in hand (taken from the link, not yet handed over).
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+}
+
 /// Subscribes and starts the consumer task.
 pub fn spawn(
     mut link_tx: LinkTx,
     mut link_rx: LinkRx,
     runtime: Runtime,
     limit: usize,
+    progress: Arc<Progress>,
 ) -> Result<(), Box<LinkError>> {
     for filter in FILTERS {
         link_tx.subscribe(*filter).map_err(Box::new)?;
@@ -37,6 +59,7 @@ pub fn spawn(
         loop {
             match link_rx.next().await {
                 Ok(Some(Notification::Forward(forward))) => {
+                    progress.busy.store(true, Ordering::SeqCst);
                     handle(
                         &runtime,
                         &forward.publish.topic,
@@ -44,6 +67,8 @@ pub fn spawn(
                         limit,
                     )
                     .await;
+                    progress.handled.fetch_add(1, Ordering::SeqCst);
+                    progress.busy.store(false, Ordering::SeqCst);
                 }
                 // Mandatory: without it the router stops scheduling this link after
                 // `max_outgoing_packet_count` messages (DEPENDENCIES.md §3.4).

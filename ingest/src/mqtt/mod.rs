@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod commands;
 pub mod consumer;
+pub mod drain;
 pub mod hooks;
 
 use crate::pki::CertificateAuthority;
@@ -161,6 +162,8 @@ pub struct BrokerHandle {
     pub up: Arc<AtomicBool>,
     /// The broker's flow control: closed while publishers are paused for the engine.
     pub gate: FlowGate,
+    /// How far the engine's consumer has read (for the drain at shutdown).
+    pub progress: Arc<consumer::Progress>,
 }
 
 fn metric_settings() -> HashMap<rumqttd::MetricType, rumqttd::MetricSettings> {
@@ -278,11 +281,13 @@ pub async fn start(
             path: "thread".into(),
             source,
         })?;
+    let progress = Arc::new(consumer::Progress::default());
     consumer::spawn(
         link_tx,
         link_rx,
         runtime.clone(),
         settings.max_payload_bytes,
+        progress.clone(),
     )
     .map_err(|e| BrokerError::Link(e.to_string()))?;
     consumer::spawn_meters(meters, alerts, gate.clone(), runtime.telemetry().clone());
@@ -295,6 +300,7 @@ pub async fn start(
     Ok(BrokerHandle {
         up: Arc::new(AtomicBool::new(true)),
         gate,
+        progress,
     })
 }
 

@@ -283,3 +283,43 @@ fn all_rows() -> centinela_storage::Keyset<centinela_storage::NameKey> {
         after: None,
     }
 }
+
+/// `storage.timescaledb`: `off` migrates a new database to native partitioning on any server;
+/// afterwards `required` contradicts it and is refused before anything runs, while `auto` and
+/// `off` keep it.
+#[tokio::test]
+async fn timescaledb_off_forces_native_and_required_is_refused_on_it() {
+    use centinela_storage::timescale::{Mode, TimescaleError};
+    let url = centinela_storage::testing::fresh_database_url().await;
+    let store = Store::connect(&url, 2).await.unwrap();
+    let decision = store.migrate_with(Mode::Off).await.unwrap();
+    assert_eq!(decision.layout, Layout::Partitioned);
+    assert_eq!(
+        metrics::layout(store.pool()).await.unwrap(),
+        Layout::Partitioned
+    );
+    let refused = store.migrate_with(Mode::Required).await.unwrap_err();
+    assert!(
+        matches!(&refused, TimescaleError::Refused(why) if why.contains("native partitioning")),
+        "{refused}"
+    );
+    for mode in [Mode::Auto, Mode::Off] {
+        let kept = store.migrate_with(mode).await.unwrap();
+        assert_eq!(kept.layout, Layout::Partitioned, "{mode:?}");
+    }
+    // The view that hid the extension lived on the migration's own connection only.
+    let (visible,): (Option<String>,) =
+        sqlx::query_as("SELECT to_regclass('pg_available_extensions')::text")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(visible.as_deref(), Some("pg_available_extensions"));
+    let (schema,): (String,) = sqlx::query_as(
+        "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = 'pg_available_extensions'::regclass",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(schema, "pg_catalog");
+}

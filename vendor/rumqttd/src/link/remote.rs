@@ -183,6 +183,15 @@ impl<P: Protocol> RemoteLink<P> {
                         return Err(Error::Refused(reason));
                     }
                 }
+                // Centinela patch: a gate that closes while this link waits on its socket stops
+                // the read at once (the read is cancel-safe: bytes already taken stay in the
+                // link's buffer), so no packet arriving after the close is acknowledged.
+                _ = async {
+                    match gate {
+                        Some(gate) => gate.closed().await,
+                        None => std::future::pending().await,
+                    }
+                }, if !paused => {}
                 // Paused: wait for the gate to open, still writing acks and pings below
                 _ = async {
                     match gate {

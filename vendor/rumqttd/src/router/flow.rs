@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
@@ -46,6 +46,8 @@ struct Inner {
     closings: AtomicU64,
     closed_micros: AtomicU64,
     unread_bytes: AtomicU64,
+    /// Centinela patch: set by [`FlowGate::shut`]; the router's flow control never reopens it.
+    shut: AtomicBool,
 }
 
 impl fmt::Debug for FlowGate {
@@ -72,6 +74,7 @@ impl FlowGate {
                 closings: AtomicU64::new(0),
                 closed_micros: AtomicU64::new(0),
                 unread_bytes: AtomicU64::new(0),
+                shut: AtomicBool::new(false),
             }),
         }
     }
@@ -96,6 +99,25 @@ impl FlowGate {
         self.inner.unread_bytes.load(Ordering::Relaxed)
     }
 
+    /// Centinela patch: closes the gate for good (the engine is shutting down). Remote links
+    /// stop reading from their sockets at once, even mid-wait, so nothing more is acknowledged;
+    /// what was acknowledged before stays in the log for the consumer to drain.
+    pub fn shut(&self) {
+        self.inner.shut.store(true, Ordering::SeqCst);
+        self.inner.closed.send_replace(true);
+    }
+
+    /// True once [`FlowGate::shut`] was called.
+    pub fn is_shut(&self) -> bool {
+        self.inner.shut.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the gate is closed (at once if it is).
+    pub(crate) async fn closed(&self) {
+        let mut rx = self.inner.closed.subscribe();
+        let _ = rx.wait_for(|closed| *closed).await;
+    }
+
     /// Resolves once the gate is open (at once if it is).
     pub(crate) async fn opened(&self) {
         let mut rx = self.inner.closed.subscribe();
@@ -104,6 +126,9 @@ impl FlowGate {
     }
 
     fn set(&self, closed: bool) {
+        if !closed && self.is_shut() {
+            return;
+        }
         self.inner.closed.send_replace(closed);
     }
 }
