@@ -38,6 +38,9 @@ pub struct Telemetry {
     pub noc_dropped: Counter,
     /// Connected NOC sessions.
     pub noc_sessions: Gauge,
+    /// Logins, refreshes and tokens the API refused, by reason (`email_limit`,
+    /// `address_limit`, `hash_busy`, `refresh_reuse`, `session_ended`).
+    pub auth_refused: Family<Labels, Counter>,
     /// Live device actors.
     pub device_actors: Gauge,
     /// MQTT logins refused by the auth handler.
@@ -123,6 +126,11 @@ impl Telemetry {
                 t.noc_sessions.clone(),
             );
             r.register(
+                "centinela_auth_refused",
+                "Logins, refreshes and tokens the API refused, by reason",
+                t.auth_refused.clone(),
+            );
+            r.register(
                 "centinela_device_actors",
                 "Live device actors",
                 t.device_actors.clone(),
@@ -194,6 +202,13 @@ impl Telemetry {
                 ("reason".to_owned(), reason.to_owned()),
             ])
             .get()
+    }
+
+    /// Counts an authentication refusal.
+    pub fn auth_refused(&self, reason: &str) {
+        self.auth_refused
+            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
+            .inc();
     }
 
     /// Counts an alert change.

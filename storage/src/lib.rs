@@ -12,7 +12,8 @@
 //! [`tickets`], [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
 //! [`logs`], [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
 //! the caller), [`log_rules`] (per-tenant log heuristics settings), [`scripts`] (remote
-//! scripts, approvals, runs, the command signing key).
+//! scripts, approvals, runs, the command signing key), [`sessions`] (login sessions, refresh
+//! token families).
 //!
 //! Depends on: `centinela-model`, sqlx. Must not depend on any other workspace crate.
 
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod pki;
 pub mod routers;
 pub mod scripts;
+pub mod sessions;
 pub mod sites;
 pub mod tenants;
 #[cfg(feature = "testing")]

@@ -6,8 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use centinela_actors::{Runtime, RuntimeConfig, Telemetry};
 use centinela_api::{
-    AgentSettings, ApiState, AuthConfig, CertificateSigner, CommandSigner, CredentialSealer,
-    MqttEndpoint, hash_password,
+    AgentSettings, ApiState, AuthConfig, AuthGuards, CertificateSigner, CommandSigner,
+    CredentialSealer, MqttEndpoint, hash_password,
 };
 use centinela_model::Scope;
 use centinela_storage::alerts::{self, AlertFacts};
@@ -74,9 +74,11 @@ pub async fn state() -> ApiState {
     let runtime = Runtime::start(store, Arc::new(Telemetry::new()), config)
         .await
         .unwrap();
+    let auth = AuthConfig::new(b"integration test secret, 32 bytes or more".to_vec());
     ApiState {
         runtime,
-        auth: AuthConfig::new(b"integration test secret".to_vec()),
+        guards: AuthGuards::new(&auth),
+        auth,
         signer: Arc::new(DummySigner),
         mqtt: MqttEndpoint {
             host: "localhost".into(),
