@@ -285,6 +285,9 @@ pub async fn patch(
             "only routeros devices take routeros settings",
         ));
     }
+    if let Some(router) = &body.routeros {
+        routers::ensure_move_has_credentials(router)?;
+    }
     let updated = match &name {
         Some(name) => devices::rename(&mut tx, device.id, name).await?,
         None => device.clone(),

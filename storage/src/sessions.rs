@@ -56,7 +56,8 @@ pub async fn store_refresh_token(
 pub enum Refresh {
     /// Valid and now consumed: issue the next pair in the same session.
     Rotated { user_id: Uuid, session_id: Uuid },
-    /// Already consumed once: a copy is in someone else's hands. The session has been ended.
+    /// Already consumed once while its session is live: a copy is in someone else's hands.
+    /// The session has been ended.
     Reused { user_id: Uuid, session_id: Uuid },
     /// Unknown, expired, or of an ended session.
     Refused,
@@ -82,21 +83,23 @@ pub async fn consume_refresh_token(conn: &mut PgConnection, id: Uuid) -> Result<
             session_id,
         });
     }
-    let reused: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
-        "SELECT user_id, session_id FROM refresh_tokens WHERE id = $1 AND revoked_at IS NOT NULL",
+    let reused: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT r.user_id, r.session_id FROM refresh_tokens r
+         JOIN auth_sessions s ON s.id = r.session_id
+         WHERE r.id = $1 AND r.revoked_at IS NOT NULL AND s.ended_at IS NULL",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
     match reused {
-        Some((user_id, Some(session_id))) => {
+        Some((user_id, session_id)) => {
             end(conn, session_id).await?;
             Ok(Refresh::Reused {
                 user_id,
                 session_id,
             })
         }
-        _ => Ok(Refresh::Refused),
+        None => Ok(Refresh::Refused),
     }
 }
 

@@ -6,5 +6,6 @@ mod auth;
 mod helpers;
 mod ops;
 mod routers;
+mod sessions;
 mod tenancy;
 mod thresholds_alerts;
