@@ -6,6 +6,7 @@ mod backpressure;
 mod harness;
 mod mqtt;
 mod routers;
+mod sessions;
 
 use futures_util::StreamExt;
 use harness::{Engine, create_user, free_port};
