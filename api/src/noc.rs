@@ -12,7 +12,9 @@
 //! `{"type":"auth","access_token":<new token of the same user>}` before it expires (answered
 //! `{"type":"renewed","expires_at":...}`); otherwise the server closes the socket at expiry with
 //! [`CLOSE_TOKEN_EXPIRED`]. A logout of its login session (or of all the user's sessions), or
-//! the reuse of a rotated refresh token, closes it at once with [`CLOSE_SESSION_ENDED`]; a
+//! the reuse of a rotated refresh token, closes it at once with [`CLOSE_SESSION_ENDED`] (and a
+//! session ended otherwise — the user deactivated, deleted or changed — within
+//! `noc_session_check` of [`crate::AuthConfig`]); a
 //! renewal with a token that is invalid or of another user closes it with
 //! [`CLOSE_RENEWAL_REFUSED`].
 
@@ -43,7 +45,8 @@ const MAILBOX_CAPACITY: usize = 256;
 const MAX_WATCHED: usize = 200;
 /// Close code: the access token expired and was not renewed in place.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
-/// Close code: the login session ended (logout, `logout?all=true`, refresh token reuse).
+/// Close code: the login session ended (logout, `logout?all=true`, refresh token reuse, the
+/// user deactivated, deleted or changed).
 pub const CLOSE_SESSION_ENDED: u16 = 4002;
 /// Close code: a renewal carried an invalid token or one of another user.
 pub const CLOSE_RENEWAL_REFUSED: u16 = 4003;
@@ -163,6 +166,29 @@ impl NocSession {
             }
             ctx.ping(b"");
         });
+        ctx.run_interval(self.state.auth.noc_session_check, |act, ctx| {
+            act.check_session(ctx);
+        });
+    }
+
+    /// Closes the socket (4002) once its login session has ended behind its back: the user
+    /// deactivated, deleted or changed (logouts close it at once through the registry).
+    fn check_session(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(caller) = self.caller.clone() else {
+            return;
+        };
+        let store = self.state.runtime.store().clone();
+        let check = async move {
+            centinela_storage::sessions::is_live(&store, caller.session_id, caller.user_id).await
+        };
+        ctx.spawn(check.into_actor(self).map(|live, act, ctx| match live {
+            Ok(true) => {}
+            Ok(false) => act.close(ctx, CLOSE_SESSION_ENDED, "session ended"),
+            // A database hiccup is not a reason to drop a dashboard; the next check decides.
+            Err(error) => {
+                tracing::warn!(session_id = %act.session_id, error = %error, "NOC session check failed.")
+            }
+        }));
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {

@@ -86,11 +86,14 @@ pub struct AuthConfig {
     pub password_hash_concurrency: usize,
     /// How long a login waits for a hashing slot before 503.
     pub password_hash_wait: Duration,
+    /// How often a `/ws/noc` session checks that its login session is still live.
+    pub noc_session_check: Duration,
 }
 
 impl AuthConfig {
     /// Settings with the defaults: 15 minutes (access), 30 days (refresh), 5 failures per email
-    /// and 20 per address in 5 minutes, 4 hashes at once with a 2 s wait.
+    /// and 20 per address in 5 minutes, 4 hashes at once with a 2 s wait, NOC sessions checked
+    /// every 10 s.
     pub fn new(jwt_secret: Vec<u8>) -> AuthConfig {
         AuthConfig {
             jwt_secret,
@@ -101,6 +104,7 @@ impl AuthConfig {
             login_failure_window: Duration::from_secs(5 * 60),
             password_hash_concurrency: 4,
             password_hash_wait: Duration::from_secs(2),
+            noc_session_check: Duration::from_secs(10),
         }
     }
 }

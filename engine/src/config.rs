@@ -123,6 +123,9 @@ pub struct AuthSettings {
     pub password_hash_concurrency: usize,
     /// Milliseconds a login waits for a free hashing slot before it answers 503.
     pub password_hash_wait_ms: u64,
+    /// Seconds between checks that a `/ws/noc` session's login session is still live (a
+    /// deactivated or changed user's sockets close within this; logouts close them at once).
+    pub noc_session_check_s: u64,
 }
 
 impl Default for AuthSettings {
@@ -135,6 +138,7 @@ impl Default for AuthSettings {
             login_failure_window_s: 5 * 60,
             password_hash_concurrency: 4,
             password_hash_wait_ms: 2_000,
+            noc_session_check_s: 10,
         }
     }
 }

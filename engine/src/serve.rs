@@ -232,6 +232,7 @@ fn auth_config(settings: &Settings, jwt_secret: Vec<u8>) -> AuthConfig {
         login_failure_window: Duration::from_secs(auth.login_failure_window_s),
         password_hash_concurrency: auth.password_hash_concurrency,
         password_hash_wait: Duration::from_millis(auth.password_hash_wait_ms),
+        noc_session_check: Duration::from_secs(auth.noc_session_check_s),
         ..AuthConfig::new(jwt_secret)
     }
 }

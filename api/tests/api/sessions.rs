@@ -577,3 +577,21 @@ async fn online_in_the_device_list_is_the_presence_detectors_verdict() {
     assert_eq!(online(heard), Some(json!(true)), "{list}");
     assert_eq!(online(stale), Some(json!(false)), "{list}");
 }
+
+#[actix_web::test]
+async fn a_deactivated_users_noc_socket_closes_within_the_session_check() {
+    let state = state_with(|auth| auth.noc_session_check = Duration::from_millis(200)).await;
+    let store = state.runtime.store().clone();
+    let tec = user(&store, "tec@msp.test", "Secreto123!", "technician", None).await;
+    user(&store, "ana@msp.test", "Secreto123!", "technician", None).await;
+    let addr = serve(&state);
+    let app = app!(state);
+    let (_, tec_pair) = send(&app, login_req("tec@msp.test", "Secreto123!").to_request()).await;
+    let (_, ana_pair) = send(&app, login_req("ana@msp.test", "Secreto123!").to_request()).await;
+    let mut tec_ws = noc(addr, &token(&tec_pair)).await;
+    let mut ana_ws = noc(addr, &token(&ana_pair)).await;
+    execute(&store, "UPDATE users SET active = false WHERE id = $1", tec).await;
+    let (code, _) = close_code(&mut tec_ws, Duration::from_secs(3)).await;
+    assert_eq!(code, Some(4002));
+    assert!(answers(&mut ana_ws).await, "other users' sockets stay");
+}
