@@ -45,10 +45,12 @@ struct Entry {
     offline: bool,
 }
 
-/// Last-seen instants of agents.
+/// Last-seen instants of agents, and the last reachability report of polled devices (routers):
+/// the one answer to "is this device online" (the API's `online` reads it too).
 #[derive(Default)]
 pub struct Presence {
     entries: DashMap<Uuid, Entry>,
+    polled: DashMap<Uuid, bool>,
 }
 
 impl Presence {
@@ -92,8 +94,24 @@ impl Presence {
         gone
     }
 
+    /// A poller's verdict on a device it reaches (a router): reachable or offline.
+    pub fn reported(&self, device: Uuid, reachable: bool) {
+        self.polled.insert(device, reachable);
+    }
+
+    /// Whether the device is online as the detector judges it: an agent heard from within its
+    /// window (not yet swept offline), or a polled device whose last report was reachable.
+    /// A device never heard from since start (and not seeded) is offline.
+    pub fn is_online(&self, device: Uuid) -> bool {
+        if let Some(entry) = self.entries.get(&device) {
+            return !entry.offline;
+        }
+        self.polled.get(&device).is_some_and(|r| *r)
+    }
+
     pub fn forget(&self, device: Uuid) {
         self.entries.remove(&device);
+        self.polled.remove(&device);
     }
 
     pub fn len(&self) -> usize {
@@ -122,6 +140,26 @@ mod tests {
         assert!(p.sweep().is_empty(), "reported once");
         assert!(p.seen(d, Duration::from_millis(30)), "back online");
         assert!(!p.seen(d, Duration::from_millis(30)));
+    }
+
+    #[test]
+    fn online_follows_the_sweeper_and_the_pollers_reports() {
+        let p = Presence::default();
+        let agent = Uuid::new_v4();
+        assert!(!p.is_online(agent), "never heard from");
+        p.seen(agent, Duration::from_millis(30));
+        assert!(p.is_online(agent));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(p.is_online(agent), "online until the sweeper judges it");
+        p.sweep();
+        assert!(!p.is_online(agent));
+        let router = Uuid::new_v4();
+        p.reported(router, true);
+        assert!(p.is_online(router));
+        p.reported(router, false);
+        assert!(!p.is_online(router));
+        p.forget(router);
+        assert!(!p.is_online(router));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use crate::commands::{CommandSink, CommandSinks, parse_result};
 use crate::device::{
-    AGENT_OFFLINE_KEY, DeviceActor, DeviceSeed, Evaluate, ObserveLogs, RouterLogLine, SetLogRules,
-    SetReachability, SetRules, Settle,
+    AGENT_OFFLINE_KEY, DeviceActor, DeviceSeed, Evaluate, OFFLINE_KEY, ObserveLogs, RouterLogLine,
+    SetLogRules, SetReachability, SetRules, Settle,
 };
 use crate::hub::{Hub, NocWatch};
 use crate::presence::{Presence, PresenceConfig};
@@ -196,6 +196,11 @@ impl Runtime {
                 let offline = firing.iter().any(|f| f.0 == AGENT_OFFLINE_KEY);
                 let window = self.inner.config.presence.window(identity.heartbeat_s);
                 self.inner.presence.seed(identity.id, window, offline);
+            }
+            // Routers keep the verdict they had until their poller's first report.
+            if identity.kind == "routeros" && identity.last_seen_at.is_some() {
+                let offline = firing.iter().any(|f| f.0 == OFFLINE_KEY);
+                self.inner.presence.reported(identity.id, !offline);
             }
             self.spawn_device(identity, &all_thresholds, firing);
         }
@@ -506,6 +511,7 @@ impl Runtime {
     ) -> Result<(), IngestError> {
         let entry = self.entry(device.0).await?;
         let now = Utc::now();
+        self.inner.presence.reported(device.0, reachable);
         entry
             .addr
             .send(SetReachability {
@@ -633,6 +639,12 @@ impl Runtime {
             }
             Err(error) => tracing::warn!(%error, "Expired script runs not marked; retrying."),
         }
+    }
+
+    /// Whether a device is online as the presence detector judges it (agents: heard from
+    /// within their window; routers: their poller's last report).
+    pub fn is_online(&self, device: Uuid) -> bool {
+        self.inner.presence.is_online(device)
     }
 
     /// Agents being watched for silence.

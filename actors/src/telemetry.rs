@@ -46,6 +46,9 @@ pub struct Telemetry {
     pub noc_dropped: Counter,
     /// Connected NOC sessions.
     pub noc_sessions: Gauge,
+    /// Logins, refreshes and tokens the API refused, by reason (`email_limit`,
+    /// `address_limit`, `hash_busy`, `refresh_reuse`, `session_ended`).
+    pub auth_refused: Family<Labels, Counter>,
     /// Live device actors.
     pub device_actors: Gauge,
     /// MQTT logins refused by the auth handler.
@@ -155,6 +158,11 @@ impl Telemetry {
                 t.noc_sessions.clone(),
             );
             r.register(
+                "centinela_auth_refused",
+                "Logins, refreshes and tokens the API refused, by reason",
+                t.auth_refused.clone(),
+            );
+            r.register(
                 "centinela_device_actors",
                 "Live device actors",
                 t.device_actors.clone(),
@@ -241,6 +249,13 @@ impl Telemetry {
     /// Counts something the MQTT broker refused (a bad client id, a retained publish, ...).
     pub fn mqtt_refusal(&self, reason: &str) {
         self.mqtt_refused
+            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
+            .inc();
+    }
+
+    /// Counts an authentication refusal.
+    pub fn auth_refused(&self, reason: &str) {
+        self.auth_refused
             .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
             .inc();
     }

@@ -78,13 +78,14 @@ pub async fn enroll(
     let peer = req
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    let limiter_key = format!("enroll:{peer}");
-    crate::passwords::check_not_limited(&limiter_key)?;
+    if state.guards.enroll_limited(&peer) {
+        return Err(ApiError::RateLimited);
+    }
     let hostname = crate::tenants::validate_name("hostname", &body.hostname)?;
     let mut tx = state.store.begin(Scope::All).await?;
     let Some(site) = centinela_storage::sites::by_site_key(&mut tx, body.site_key.trim()).await?
     else {
-        crate::passwords::record_failure(&limiter_key);
+        state.guards.enroll_failed(&peer);
         return Err(ApiError::NotFound);
     };
     crate::devices::ensure_plan_room(&mut tx, site.tenant_id).await?;

@@ -1,12 +1,15 @@
-//! `/api/auth/*`: login, refresh, logout and the current user.
+//! `/api/auth/*`: login (limited per email and per client address, hashing in bounded slots),
+//! refresh (rotation with reuse detection), logout (one session or all) and the current user.
 
 use crate::caller::Caller;
 use crate::error::{ApiError, commit};
-use crate::passwords::{self, DUMMY_HASH};
+use crate::noc;
+use crate::passwords::DUMMY_HASH;
 use crate::state::ApiState;
 use crate::tokens::{self, TokenType};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_model::Scope;
+use centinela_storage::sessions::{self, Refresh};
 use centinela_storage::users::{self, User};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,21 +60,32 @@ pub struct TokenPair {
     pub user: UserView,
 }
 
-/// Issues an access and a refresh token, recording the refresh token's id.
-async fn issue_pair(state: &ApiState, user: &User) -> Result<TokenPair, ApiError> {
+/// `POST /api/auth/logout` query: `all=true` ends every session of the user.
+#[derive(Debug, Deserialize, Default)]
+pub struct LogoutQuery {
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// Issues an access and a refresh token in a session (a new one at login), recording the
+/// refresh token's id in its family.
+async fn issue_pair(
+    state: &ApiState,
+    user: &User,
+    session: Option<Uuid>,
+) -> Result<TokenPair, ApiError> {
     let auth = &state.auth;
-    let (access, _) = tokens::issue(auth, user.id, &user.role, user.tenant_id, TokenType::Access)?;
-    let (refresh, claims) = tokens::issue(
-        auth,
-        user.id,
-        &user.role,
-        user.tenant_id,
-        TokenType::Refresh,
-    )?;
+    let mut tx = state.store.begin(Scope::All).await?;
+    let session_id = match session {
+        Some(id) => id,
+        None => sessions::start(&mut tx, user.id).await?,
+    };
+    let issue = |typ| tokens::issue(auth, user.id, &user.role, user.tenant_id, session_id, typ);
+    let (access, _) = issue(TokenType::Access)?;
+    let (refresh, claims) = issue(TokenType::Refresh)?;
     let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0)
         .ok_or_else(|| ApiError::Internal("refresh expiry out of range".into()))?;
-    let mut tx = state.store.begin(Scope::All).await?;
-    users::store_refresh_token(&mut tx, claims.jti, user.id, expires_at).await?;
+    sessions::store_refresh_token(&mut tx, claims.jti, user.id, session_id, expires_at).await?;
     commit(tx).await?;
     Ok(TokenPair {
         access_token: access,
@@ -82,18 +96,23 @@ async fn issue_pair(state: &ApiState, user: &User) -> Result<TokenPair, ApiError
     })
 }
 
-/// Checks a password off the async workers (argon2 is deliberately slow).
-async fn password_matches(password: String, hash: String) -> Result<bool, ApiError> {
-    Ok(web::block(move || passwords::verify_password(&password, &hash)).await?)
+/// The client address the per-address login limit counts: the TCP peer (a proxy's
+/// `X-Forwarded-For` is the client's to forge, so it is not trusted).
+fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
 }
 
 /// `POST /api/auth/login`.
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginBody { email, password } = body.into_inner();
-    passwords::check_not_limited(&email)?;
+    let address = client_address(&req);
+    let telemetry = state.runtime.telemetry();
+    state.guards.check_login(&email, &address, telemetry)?;
     // Staff have no tenant: the lookup runs unscoped.
     let mut tx = state.store.begin(Scope::All).await?;
     let user = users::by_email(&mut tx, &email).await?;
@@ -101,30 +120,53 @@ pub async fn login(
     let hash = user
         .as_ref()
         .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
-    let matches = password_matches(password, hash).await?;
+    let matches = state
+        .guards
+        .verify_password(password, hash, telemetry)
+        .await?;
     let user = match user {
         Some(user) if matches && user.active => user,
         _ => {
-            passwords::record_failure(&email);
-            tracing::info!(email = %email, "Login refused.");
+            state.guards.login_failed(&email, &address);
+            tracing::info!(email = %email, %address, "Login refused.");
             return Err(ApiError::InvalidCredentials);
         }
     };
-    passwords::record_success(&email);
+    state.guards.login_succeeded(&email);
     tracing::info!(user_id = %user.id, role = %user.role, "User logged in.");
-    Ok(HttpResponse::Ok().json(issue_pair(&state, &user).await?))
+    Ok(HttpResponse::Ok().json(issue_pair(&state, &user, None).await?))
 }
 
-/// `POST /api/auth/refresh`: consumes a refresh token (single use) and issues a new pair.
+/// `POST /api/auth/refresh`: consumes a refresh token (single use) and issues a new pair in
+/// the same session. A token presented twice ends its session (the whole family and its NOC
+/// sockets): one of the two holders is not its owner.
 pub async fn refresh(
     state: web::Data<ApiState>,
     body: web::Json<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     let claims = tokens::verify(&state.auth, &body.refresh_token, TokenType::Refresh)?;
     let mut tx = state.store.begin(Scope::All).await?;
-    let consumed = users::consume_refresh_token(&mut tx, claims.jti).await?;
-    let user = match consumed {
-        Some(user_id) if user_id == claims.sub => users::get(&mut tx, user_id).await?,
+    let outcome = sessions::consume_refresh_token(&mut tx, claims.jti).await?;
+    let (user, session_id) = match outcome {
+        Refresh::Rotated {
+            user_id,
+            session_id,
+        } if user_id == claims.sub => (users::get(&mut tx, user_id).await?, session_id),
+        Refresh::Reused {
+            user_id,
+            session_id,
+        } => {
+            commit(tx).await?;
+            state.runtime.telemetry().auth_refused("refresh_reuse");
+            state
+                .guards
+                .noc
+                .end_session(session_id, noc::session_ended());
+            tracing::warn!(%user_id, %session_id, "A rotated refresh token was used again; its session is ended.");
+            return Err(ApiError::Unauthorized(
+                "refresh token already used: the session has been ended".into(),
+            ));
+        }
         _ => {
             return Err(ApiError::Unauthorized(
                 "refresh token revoked or unknown".into(),
@@ -135,15 +177,35 @@ pub async fn refresh(
     if !user.active {
         return Err(ApiError::Unauthorized("the account is disabled".into()));
     }
-    Ok(HttpResponse::Ok().json(issue_pair(&state, &user).await?))
+    Ok(HttpResponse::Ok().json(issue_pair(&state, &user, Some(session_id)).await?))
 }
 
-/// `POST /api/auth/logout`: revokes every refresh token of the caller.
-pub async fn logout(state: web::Data<ApiState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let mut tx = state.store.begin(caller.scope()).await?;
-    users::revoke_refresh_tokens(&mut tx, caller.user_id).await?;
+/// `POST /api/auth/logout[?all=true]`: ends the caller's session — its refresh tokens, its
+/// access tokens and its NOC sockets — or, with `all=true`, every session of the user.
+pub async fn logout(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    query: web::Query<LogoutQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut tx = state.store.begin(Scope::All).await?;
+    if query.all {
+        sessions::end_all(&mut tx, caller.user_id).await?;
+    } else {
+        sessions::end(&mut tx, caller.session_id).await?;
+    }
     commit(tx).await?;
-    tracing::info!(user_id = %caller.user_id, "User logged out.");
+    let closed = if query.all {
+        state
+            .guards
+            .noc
+            .end_user(caller.user_id, noc::session_ended())
+    } else {
+        state
+            .guards
+            .noc
+            .end_session(caller.session_id, noc::session_ended())
+    };
+    tracing::info!(user_id = %caller.user_id, all = query.all, noc_sessions_closed = closed, "User logged out.");
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -6,8 +6,9 @@ use crate::state::ApiState;
 use crate::tokens::{self, TokenType};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use centinela_model::{Role, Scope, TenantId};
-use centinela_storage::{PgConnection, tenants};
-use std::future::{Ready, ready};
+use centinela_storage::{PgConnection, sessions, tenants};
+use std::future::Future;
+use std::pin::Pin;
 use uuid::Uuid;
 
 /// Who is calling.
@@ -16,11 +17,33 @@ pub struct Caller {
     pub user_id: Uuid,
     pub role: Role,
     pub tenant_id: Option<TenantId>,
+    /// The login session the token belongs to (ended by logout).
+    pub session_id: Uuid,
+    /// When the access token expires, seconds since the epoch.
+    pub expires_at: i64,
 }
 
 impl Caller {
-    /// Builds a caller from a verified access token.
-    pub fn from_access_token(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
+    /// Builds a caller from an access token: signature, expiry and type, then its session
+    /// against storage. The session ends on logout and whenever the user is deactivated,
+    /// deleted, or changes role, tenant or password (a trigger), so one primary-key lookup
+    /// answers all of them — on every request, with no cache to outlive a deactivation.
+    pub async fn authenticate(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
+        let caller = Caller::from_claims(state, token)?;
+        let live = sessions::is_live(&state.store, caller.session_id, caller.user_id)
+            .await
+            .map_err(|e| ApiError::Internal(format!("session check failed: {e}")))?;
+        if !live {
+            state.runtime.telemetry().auth_refused("session_ended");
+            return Err(ApiError::Unauthorized(
+                "the session has ended; log in again".into(),
+            ));
+        }
+        Ok(caller)
+    }
+
+    /// The caller a verified token describes (its session not checked yet).
+    fn from_claims(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
         let claims = tokens::verify(&state.auth, token, TokenType::Access)?;
         let role: Role = claims
             .role
@@ -34,6 +57,8 @@ impl Caller {
             user_id: claims.sub,
             role,
             tenant_id,
+            session_id: claims.sid,
+            expires_at: claims.exp,
         })
     }
 
@@ -122,21 +147,24 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn extract(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let state = req
-        .app_data::<web::Data<ApiState>>()
-        .ok_or_else(|| ApiError::Internal("ApiState is not registered".into()))?;
-    let token = bearer_token(req)
-        .ok_or_else(|| ApiError::Unauthorized("a bearer access token is required".into()))?;
-    Caller::from_access_token(state, token)
+async fn extract(
+    state: Option<web::Data<ApiState>>,
+    token: Option<String>,
+) -> Result<Caller, ApiError> {
+    let state = state.ok_or_else(|| ApiError::Internal("ApiState is not registered".into()))?;
+    let token =
+        token.ok_or_else(|| ApiError::Unauthorized("a bearer access token is required".into()))?;
+    Caller::authenticate(&state, &token).await
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Caller, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(extract(req))
+        let state = req.app_data::<web::Data<ApiState>>().cloned();
+        let token = bearer_token(req).map(str::to_owned);
+        Box::pin(extract(state, token))
     }
 }
 

@@ -27,10 +27,11 @@ pub struct LogsQuery {
 }
 
 /// One CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180). A field
-/// that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first: log text comes from
-/// routers and their attackers) is prefixed with `'`.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
+/// that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a TAB or CR that some
+/// spreadsheets skip before one, first: log text comes from routers and their attackers) is
+/// prefixed with `'`. Every CSV the API writes goes through here.
+pub fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_owned()
@@ -124,5 +125,17 @@ mod tests {
         assert!(rows[2].ends_with(",\"dijo \"\"hola\"\"\""));
         let formula = to_csv(&[line("=HYPERLINK(\"x\")")]);
         assert!(formula.contains(",\"'=HYPERLINK(\"\"x\"\")\""), "{formula}");
+    }
+
+    #[test]
+    fn every_formula_lead_is_neutralised() {
+        for lead in ['=', '+', '-', '@', '\t', '\r'] {
+            let text = format!("{lead}cmd|' /C calc'!A0");
+            let field = csv_field(&text);
+            let unquoted = field.trim_start_matches('"');
+            assert!(unquoted.starts_with('\''), "{lead:?} → {field:?}");
+        }
+        assert_eq!(csv_field("ether1 up"), "ether1 up");
+        assert_eq!(csv_field("a=b"), "a=b", "only the first character matters");
     }
 }

@@ -11,14 +11,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_storage::devices::{self, Device};
 use centinela_storage::routers as router_store;
 use centinela_storage::{Keyset, PgConnection, audit, tenants};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 use uuid::Uuid;
-
-/// A device counts as online when seen within this long.
-const ONLINE_WINDOW_MINUTES: i64 = 5;
 
 /// `POST /api/devices` body.
 #[derive(Debug, Deserialize)]
@@ -61,7 +58,8 @@ pub struct DeviceView {
     pub created_at: DateTime<Utc>,
     /// `green`, `yellow`, `red`, or `unknown` (never seen).
     pub health: &'static str,
-    /// Seen within the last five minutes.
+    /// Online as the presence detector judges it: an agent heard from within its heartbeat
+    /// window (`agents.offline_multiple` × heartbeat), a router whose last poll answered.
     pub online: bool,
     /// How the engine reaches a router (never its credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,11 +77,9 @@ pub fn health(worst_firing: Option<&str>, last_seen_at: Option<DateTime<Utc>>) -
 }
 
 impl DeviceView {
-    /// Converts a stored device, judging `online` against `now`.
-    pub fn new(d: Device, now: DateTime<Utc>) -> DeviceView {
-        let online = d
-            .last_seen_at
-            .is_some_and(|seen| now - seen <= Duration::minutes(ONLINE_WINDOW_MINUTES));
+    /// Converts a stored device, with `online` from the presence detector.
+    pub fn new(d: Device, state: &ApiState) -> DeviceView {
+        let online = state.runtime.is_online(d.id);
         DeviceView {
             health: health(d.worst_firing.as_deref(), d.last_seen_at),
             online,
@@ -128,12 +124,14 @@ fn ensure_may_set_router(caller: &Caller) -> Result<(), ApiError> {
     ))
 }
 
-/// 402 when the tenant's plan has no room for another device.
+/// 402 when the tenant's plan has no room for another device. Locks the tenant's row until
+/// the caller's transaction ends, so parallel creations count one after another and the limit
+/// holds (the insert must happen in the same transaction).
 pub(crate) async fn ensure_plan_room(
     conn: &mut PgConnection,
     tenant: Uuid,
 ) -> Result<(), ApiError> {
-    let plan = tenants::get(conn, tenant).await?.plan;
+    let plan = tenants::get_for_update(conn, tenant).await?.plan;
     let limit = PLANS.iter().find(|(p, _)| *p == plan).and_then(|(_, l)| *l);
     let Some(limit) = limit else { return Ok(()) };
     if devices::count_for_tenant(conn, tenant).await? < limit {
@@ -206,7 +204,7 @@ pub async fn create(
         tracing::warn!(device_id = %device.id, error = %error, "Device actor did not start; it will start on first contact.");
     }
     tracing::info!(tenant_id = %tenant, device_id = %device.id, "Device created.");
-    let view = DeviceView::new(device, Utc::now()).with_router(target.as_ref());
+    let view = DeviceView::new(device, &state).with_router(target.as_ref());
     if target.is_some() {
         return Ok(HttpResponse::Created().json(json!({"device": view})));
     }
@@ -249,13 +247,12 @@ pub async fn list(
             .map(|t| (t.device_id, t))
             .collect();
     commit(tx).await?;
-    let now = Utc::now();
     let out: Vec<DeviceView> = all
         .rows
         .into_iter()
         .map(|d| {
             let target = targets.get(&d.id);
-            DeviceView::new(d, now).with_router(target)
+            DeviceView::new(d, &state).with_router(target)
         })
         .collect();
     Ok(page::ok(&req, &out, all.next.as_deref()))
@@ -271,7 +268,7 @@ pub async fn get(
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     let target = router_store::get(&mut tx, device.id).await?;
     commit(tx).await?;
-    let view = DeviceView::new(device, Utc::now()).with_router(target.as_ref());
+    let view = DeviceView::new(device, &state).with_router(target.as_ref());
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -304,6 +301,9 @@ pub async fn patch(
             "only routeros devices take routeros settings",
         ));
     }
+    if let Some(router) = &body.routeros {
+        routers::ensure_move_has_credentials(router)?;
+    }
     let updated = match &name {
         Some(name) => devices::rename(&mut tx, device.id, name).await?,
         None => device.clone(),
@@ -334,7 +334,7 @@ pub async fn patch(
     if change.is_some() {
         state.runtime.device_changed(device.id);
     }
-    let view = DeviceView::new(updated, Utc::now()).with_router(target.as_ref());
+    let view = DeviceView::new(updated, &state).with_router(target.as_ref());
     Ok(HttpResponse::Ok().json(view))
 }
 

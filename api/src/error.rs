@@ -50,6 +50,9 @@ pub enum ApiError {
     /// A dependency (database, broker) is down.
     #[error("{0}")]
     NotReady(String),
+    /// A bounded resource (password hashing slots) stayed full: retry shortly.
+    #[error("{0}")]
+    Busy(String),
     /// Something unexpected; the details are logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::RateLimited => "rate_limited",
             ApiError::InvalidCsr(_) => "invalid_csr",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -129,7 +133,7 @@ impl ResponseError for ApiError {
             ApiError::PlanLimit { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::InvalidTransition { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotReady(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,7 +142,11 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(detail) = self {
             tracing::error!(error = %detail, "Request failed with an internal error.");
         }
-        HttpResponse::build(self.status_code()).json(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Busy(_)) {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        response.json(self.body())
     }
 }
 

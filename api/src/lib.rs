@@ -9,8 +9,9 @@
 //!   the handlers that turn malformed JSON, query strings and paths into 400s.
 //! - [`state`]: [`ApiState`], [`AuthConfig`], [`MqttEndpoint`], [`CertificateSigner`],
 //!   [`CredentialSealer`].
-//! - [`tokens`]: HS256 access and refresh JWTs. [`passwords`]: argon2id hashing and the login
-//!   failure limiter. [`caller`]: the [`Caller`] extractor and the access rules (visibility,
+//! - [`tokens`]: HS256 access and refresh JWTs (with the login session id). [`passwords`]:
+//!   argon2id hashing and the failure limiter. [`sessions`]: the login limiters, the password
+//!   hashing slots and the registry of live NOC sessions that a logout closes. [`caller`]: the [`Caller`] extractor and the access rules (visibility,
 //!   roles, suspended tenants) applied on top of row-level security.
 //! - Resources, one module each: [`auth`], [`tenants`], [`sites`], [`devices`] (+
 //!   [`device_metrics`], [`device_logs`], [`routers`] for a router's connection settings),
@@ -42,6 +43,7 @@ pub mod page;
 pub mod passwords;
 pub mod routers;
 pub mod scripts;
+pub mod sessions;
 pub mod sites;
 pub mod state;
 pub mod tenants;
@@ -52,6 +54,7 @@ pub mod tokens;
 pub use caller::Caller;
 pub use error::ApiError;
 pub use passwords::hash_password;
+pub use sessions::AuthGuards;
 pub use state::{
     AgentSettings, ApiState, AuthConfig, CertificateSigner, CommandSigner, CredentialSealer,
     MqttEndpoint,

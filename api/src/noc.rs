@@ -7,15 +7,27 @@
 //! may see. `{"type":"subscribe","device_ids":[...]}` selects live metrics, keeping only the
 //! devices visible to the caller. The mailbox is bounded: the hub drops (and counts) events for
 //! a session that falls behind rather than slowing everyone else.
+//!
+//! A session lives only as long as its access token: the client renews it in place by sending
+//! `{"type":"auth","access_token":<new token of the same user>}` before it expires (answered
+//! `{"type":"renewed","expires_at":...}`); otherwise the server closes the socket at expiry with
+//! [`CLOSE_TOKEN_EXPIRED`]. A logout of its login session (or of all the user's sessions), or
+//! the reuse of a rotated refresh token, closes it at once with [`CLOSE_SESSION_ENDED`] (and a
+//! session ended otherwise — the user deactivated, deleted or changed — within
+//! `noc_session_check` of [`crate::AuthConfig`]); a
+//! renewal with a token that is invalid or of another user closes it with
+//! [`CLOSE_RENEWAL_REFUSED`].
 
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::sessions::EndNoc;
 use crate::state::ApiState;
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use centinela_actors::{NocEvent, NocSubscribe, NocUnsubscribe};
 use centinela_storage::{StorageError, Store, devices};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -31,6 +43,21 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAILBOX_CAPACITY: usize = 256;
 /// Devices one session may watch.
 const MAX_WATCHED: usize = 200;
+/// Close code: the access token expired and was not renewed in place.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code: the login session ended (logout, `logout?all=true`, refresh token reuse, the
+/// user deactivated, deleted or changed).
+pub const CLOSE_SESSION_ENDED: u16 = 4002;
+/// Close code: a renewal carried an invalid token or one of another user.
+pub const CLOSE_RENEWAL_REFUSED: u16 = 4003;
+
+/// What a logout sends to the sessions it ends.
+pub fn session_ended() -> EndNoc {
+    EndNoc {
+        code: CLOSE_SESSION_ENDED,
+        reason: "session ended",
+    }
+}
 
 /// The query of the upgrade request.
 #[derive(Debug, Deserialize)]
@@ -59,6 +86,8 @@ pub struct NocSession {
     caller: Option<Caller>,
     watched: Vec<Uuid>,
     last_heard: Instant,
+    /// The timer that closes the session when its access token expires.
+    expiry: Option<SpawnHandle>,
 }
 
 impl NocSession {
@@ -69,11 +98,13 @@ impl NocSession {
             caller,
             watched: Vec::new(),
             last_heard: Instant::now(),
+            expiry: None,
         }
     }
 
-    /// Registers with the hub under the caller's scope.
-    fn register(&self, caller: &Caller, ctx: &mut ws::WebsocketContext<Self>) {
+    /// Registers with the hub under the caller's scope, and with the NOC registry under its
+    /// login session.
+    fn register(&mut self, caller: Caller, ctx: &mut ws::WebsocketContext<Self>) {
         self.state.runtime.hub().do_send(NocSubscribe {
             session_id: self.session_id,
             scope: caller.scope(),
@@ -81,6 +112,40 @@ impl NocSession {
         });
         ctx.text(json!({"type": "ready", "session_id": self.session_id}).to_string());
         tracing::info!(session_id = %self.session_id, user_id = %caller.user_id, "NOC session opened.");
+        self.track(caller, ctx);
+    }
+
+    /// Records the caller's login session and closes the socket when its token expires.
+    fn track(&mut self, caller: Caller, ctx: &mut ws::WebsocketContext<Self>) {
+        let recipient = ctx.address().recipient();
+        self.state.guards.noc.register(
+            self.session_id,
+            caller.user_id,
+            caller.session_id,
+            recipient,
+        );
+        if let Some(handle) = self.expiry.take() {
+            ctx.cancel_future(handle);
+        }
+        let left = caller
+            .expires_at
+            .saturating_sub(Utc::now().timestamp())
+            .max(0);
+        let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
+        self.expiry = Some(ctx.run_later(left, |act, ctx| {
+            act.close(ctx, CLOSE_TOKEN_EXPIRED, "access token expired");
+        }));
+        self.caller = Some(caller);
+    }
+
+    /// Closes the socket with a close code of this module.
+    fn close(&self, ctx: &mut ws::WebsocketContext<Self>, code: u16, reason: &str) {
+        tracing::info!(session_id = %self.session_id, code, reason, "NOC session closed by the server.");
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Other(code),
+            description: Some(reason.to_owned()),
+        }));
+        ctx.stop();
     }
 
     fn refuse(&self, ctx: &mut ws::WebsocketContext<Self>, reason: &str) {
@@ -101,6 +166,29 @@ impl NocSession {
             }
             ctx.ping(b"");
         });
+        ctx.run_interval(self.state.auth.noc_session_check, |act, ctx| {
+            act.check_session(ctx);
+        });
+    }
+
+    /// Closes the socket (4002) once its login session has ended behind its back: the user
+    /// deactivated, deleted or changed (logouts close it at once through the registry).
+    fn check_session(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(caller) = self.caller.clone() else {
+            return;
+        };
+        let store = self.state.store.clone();
+        let check = async move {
+            centinela_storage::sessions::is_live(&store, caller.session_id, caller.user_id).await
+        };
+        ctx.spawn(check.into_actor(self).map(|live, act, ctx| match live {
+            Ok(true) => {}
+            Ok(false) => act.close(ctx, CLOSE_SESSION_ENDED, "session ended"),
+            // A database hiccup is not a reason to drop a dashboard; the next check decides.
+            Err(error) => {
+                tracing::warn!(session_id = %act.session_id, error = %error, "NOC session check failed.")
+            }
+        }));
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
@@ -114,23 +202,48 @@ impl NocSession {
             }
         };
         match (message, self.caller.clone()) {
-            (ClientMessage::Auth { access_token }, None) => self.authenticate(&access_token, ctx),
+            (ClientMessage::Auth { access_token }, None) => self.authenticate(access_token, ctx),
             (_, None) => self.refuse(ctx, "authenticate first"),
             (ClientMessage::Subscribe { device_ids }, Some(caller)) => {
                 self.subscribe(caller, device_ids, ctx)
             }
-            (ClientMessage::Auth { .. } | ClientMessage::Unknown, Some(_)) => {}
+            (ClientMessage::Auth { access_token }, Some(caller)) => {
+                self.renew(caller, access_token, ctx)
+            }
+            (ClientMessage::Unknown, Some(_)) => {}
         }
     }
 
-    fn authenticate(&mut self, token: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        match Caller::from_access_token(&self.state, token) {
-            Ok(caller) => {
-                self.register(&caller, ctx);
-                self.caller = Some(caller);
-            }
-            Err(_) => self.refuse(ctx, "invalid access token"),
-        }
+    /// First authentication by message (checked off the actor: it asks storage).
+    fn authenticate(&mut self, token: String, ctx: &mut ws::WebsocketContext<Self>) {
+        let state = self.state.clone();
+        let check = async move { Caller::authenticate(&state, &token).await };
+        ctx.wait(check.into_actor(self).map(|result, act, ctx| match result {
+            Ok(caller) if act.caller.is_none() => act.register(caller, ctx),
+            Ok(_) => {}
+            Err(_) => act.refuse(ctx, "invalid access token"),
+        }));
+    }
+
+    /// Renewal in place: a valid token of the same user (and scope) moves the expiry.
+    fn renew(&mut self, current: Caller, token: String, ctx: &mut ws::WebsocketContext<Self>) {
+        let state = self.state.clone();
+        let check = async move { Caller::authenticate(&state, &token).await };
+        ctx.wait(
+            check
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(caller)
+                        if caller.user_id == current.user_id
+                            && caller.scope() == current.scope() =>
+                    {
+                        let expires_at = DateTime::<Utc>::from_timestamp(caller.expires_at, 0);
+                        act.track(caller, ctx);
+                        ctx.text(json!({"type": "renewed", "expires_at": expires_at}).to_string());
+                    }
+                    _ => act.close(ctx, CLOSE_RENEWAL_REFUSED, "renewal refused"),
+                }),
+        );
     }
 
     /// Checks visibility off the actor, then updates the watched devices.
@@ -184,8 +297,8 @@ impl Actor for NocSession {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         self.heartbeat(ctx);
-        match self.caller.clone() {
-            Some(caller) => self.register(&caller, ctx),
+        match self.caller.take() {
+            Some(caller) => self.register(caller, ctx),
             None => {
                 ctx.run_later(AUTH_TIMEOUT, |act, ctx| {
                     if act.caller.is_none() {
@@ -197,6 +310,7 @@ impl Actor for NocSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.state.guards.noc.remove(self.session_id);
         if self.caller.is_some() {
             let runtime = &self.state.runtime;
             runtime.watch(self.session_id, &self.watched, Vec::new());
@@ -213,6 +327,14 @@ impl Handler<NocEvent> for NocSession {
 
     fn handle(&mut self, event: NocEvent, ctx: &mut Self::Context) {
         ctx.text(&*event.json);
+    }
+}
+
+impl Handler<EndNoc> for NocSession {
+    type Result = ();
+
+    fn handle(&mut self, end: EndNoc, ctx: &mut Self::Context) {
+        self.close(ctx, end.code, end.reason);
     }
 }
 
@@ -248,7 +370,7 @@ pub async fn noc(
     query: web::Query<NocQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let caller = match query.access_token.as_deref() {
-        Some(token) => Some(Caller::from_access_token(&state, token)?),
+        Some(token) => Some(Caller::authenticate(&state, token).await?),
         None => None,
     };
     ws::start(

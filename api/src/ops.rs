@@ -26,12 +26,12 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "/api/auth/refresh",
         "post",
-        "Trade a refresh token (single use) for a new token pair",
+        "Trade a refresh token (single use; reuse ends its session) for a new token pair",
     ),
     (
         "/api/auth/logout",
         "post",
-        "Revoke every refresh token of the caller",
+        "End the caller's session (?all=true: every session of the user) and its NOC sockets",
     ),
     ("/api/auth/me", "get", "The current user"),
     ("/api/tenants", "get", "List visible tenants"),
@@ -135,7 +135,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     (
         "/api/scripts/{id}/approve",
         "post",
-        "Approve a script (MSP admins)",
+        "Approve a script as reviewed ({updated_at}; MSP admins)",
     ),
     (
         "/api/scripts/{id}/run",

@@ -28,56 +28,66 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 pub static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password("centinela-timing-equaliser").unwrap_or_default());
 
-/// Failed logins allowed per email within [`FAILURE_WINDOW`].
-pub const MAX_FAILURES: usize = 5;
-/// The window failures are counted in.
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(5 * 60);
-/// Emails tracked before old entries are swept (bounds memory under a spray of emails).
+/// Keys tracked before old entries are swept (bounds memory under a spray of emails).
 const MAX_TRACKED: usize = 10_000;
 
-/// Recent login failures per (lowercased) email. Process-wide, so every HTTP worker shares it.
-static FAILURES: LazyLock<Mutex<HashMap<String, VecDeque<Instant>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-fn prune(attempts: &mut VecDeque<Instant>, now: Instant) {
-    while attempts
-        .front()
-        .is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW)
-    {
-        attempts.pop_front();
-    }
+/// Recent login failures per key (a lowercased email, or a client address): at most `max`
+/// within `window`, then 429 until the oldest one ages out.
+pub struct FailureLimiter {
+    max: usize,
+    window: Duration,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
-/// 429 when the email has failed too often recently.
-pub fn check_not_limited(email: &str) -> Result<(), ApiError> {
-    let mut map = FAILURES.lock().unwrap_or_else(|p| p.into_inner());
-    let now = Instant::now();
-    if let Some(attempts) = map.get_mut(&email.to_lowercase()) {
-        prune(attempts, now);
-        if attempts.len() >= MAX_FAILURES {
-            return Err(ApiError::RateLimited);
+impl FailureLimiter {
+    pub fn new(max: usize, window: Duration) -> FailureLimiter {
+        FailureLimiter {
+            max: max.max(1),
+            window,
+            failures: Mutex::new(HashMap::new()),
         }
     }
-    Ok(())
-}
 
-/// Records a failed login.
-pub fn record_failure(email: &str) {
-    let mut map = FAILURES.lock().unwrap_or_else(|p| p.into_inner());
-    let now = Instant::now();
-    if map.len() >= MAX_TRACKED {
-        map.retain(|_, attempts| {
-            prune(attempts, now);
-            !attempts.is_empty()
-        });
+    fn prune(&self, attempts: &mut VecDeque<Instant>, now: Instant) {
+        while attempts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
+            attempts.pop_front();
+        }
     }
-    map.entry(email.to_lowercase()).or_default().push_back(now);
-}
 
-/// Forgets the failures of an email after a successful login.
-pub fn record_success(email: &str) {
-    let mut map = FAILURES.lock().unwrap_or_else(|p| p.into_inner());
-    map.remove(&email.to_lowercase());
+    /// Whether the key has failed too often recently.
+    pub fn is_limited(&self, key: &str) -> bool {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match map.get_mut(&key.to_lowercase()) {
+            Some(attempts) => {
+                self.prune(attempts, now);
+                attempts.len() >= self.max
+            }
+            None => false,
+        }
+    }
+
+    /// Records a failure of the key.
+    pub fn record_failure(&self, key: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, attempts| {
+                self.prune(attempts, now);
+                !attempts.is_empty()
+            });
+        }
+        map.entry(key.to_lowercase()).or_default().push_back(now);
+    }
+
+    /// Forgets the failures of a key (after a successful login with that email).
+    pub fn forget(&self, key: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&key.to_lowercase());
+    }
 }
 
 #[cfg(test)]
@@ -94,17 +104,25 @@ mod tests {
     }
 
     #[test]
-    fn limiter_trips_after_max_failures_and_resets_on_success() {
-        let email = format!("{}@limit.test", uuid::Uuid::new_v4());
-        for _ in 0..MAX_FAILURES {
-            assert!(check_not_limited(&email).is_ok());
-            record_failure(&email);
+    fn limiter_trips_after_max_failures_and_resets_on_forget() {
+        let limiter = FailureLimiter::new(3, Duration::from_secs(60));
+        let email = "alguien@limit.test";
+        for _ in 0..3 {
+            assert!(!limiter.is_limited(email));
+            limiter.record_failure(email);
         }
-        assert!(matches!(
-            check_not_limited(&email.to_uppercase()),
-            Err(ApiError::RateLimited)
-        ));
-        record_success(&email);
-        assert!(check_not_limited(&email).is_ok());
+        assert!(limiter.is_limited(&email.to_uppercase()));
+        assert!(!limiter.is_limited("otra@limit.test"));
+        limiter.forget(email);
+        assert!(!limiter.is_limited(email));
+    }
+
+    #[test]
+    fn failures_age_out_of_the_window() {
+        let limiter = FailureLimiter::new(1, Duration::from_millis(20));
+        limiter.record_failure("10.0.0.1");
+        assert!(limiter.is_limited("10.0.0.1"));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!limiter.is_limited("10.0.0.1"));
     }
 }

@@ -295,9 +295,9 @@ pub struct ApproveBody {
     pub updated_at: Option<chrono::DateTime<Utc>>,
 }
 
-/// `POST /api/scripts/{id}/approve {updated_at?}` (MSP admins): records who approved and when.
-/// With `updated_at` (what the admin reviewed), a script changed in the meantime answers 409
-/// instead of approving a body nobody read.
+/// `POST /api/scripts/{id}/approve {updated_at}` (MSP admins): records who approved and when.
+/// `updated_at` (what the admin reviewed) is required: without it → 400 naming the field; a
+/// script changed in the meantime → 409, instead of approving a body nobody read.
 pub async fn approve(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -305,10 +305,17 @@ pub async fn approve(
     body: Option<web::Json<ApproveBody>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.ensure_msp_admin()?;
-    let seen = body.and_then(|b| b.into_inner().updated_at);
+    let seen = body
+        .and_then(|b| b.into_inner().updated_at)
+        .ok_or_else(|| {
+            ApiError::field(
+                "updated_at",
+                "updated_at of the version you reviewed is required",
+            )
+        })?;
     let mut tx = state.store.begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
-    let approved = scripts::approve(&mut tx, script.id, caller.user_id, seen).await?;
+    let approved = scripts::approve(&mut tx, script.id, caller.user_id, Some(seen)).await?;
     record(
         &mut tx,
         &caller,

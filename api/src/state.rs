@@ -1,6 +1,7 @@
 //! What the engine hands the API: the runtime, auth settings, the certificate signer and the
 //! MQTT endpoint agents are told to connect to.
 
+use crate::sessions::AuthGuards;
 use centinela_actors::Runtime;
 use centinela_storage::Store;
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub struct ApiState {
     pub command_signer: Arc<dyn CommandSigner>,
     /// What agents are told at enrollment.
     pub agents: AgentSettings,
+    /// Login limiters, password hashing slots and the live NOC sessions (built from `auth`
+    /// with [`AuthGuards::new`]).
+    pub guards: AuthGuards,
 }
 
 /// Implemented by the engine over its command signing key.
@@ -76,15 +80,35 @@ pub struct AuthConfig {
     pub access_ttl: Duration,
     /// Lifetime of refresh tokens.
     pub refresh_ttl: Duration,
+    /// Failed logins per email within `login_failure_window` before 429.
+    pub login_failures_per_email: usize,
+    /// Failed logins per client address within `login_failure_window` before 429.
+    pub login_failures_per_address: usize,
+    /// How long failed logins are remembered.
+    pub login_failure_window: Duration,
+    /// Password hashes computed at once.
+    pub password_hash_concurrency: usize,
+    /// How long a login waits for a hashing slot before 503.
+    pub password_hash_wait: Duration,
+    /// How often a `/ws/noc` session checks that its login session is still live.
+    pub noc_session_check: Duration,
 }
 
 impl AuthConfig {
-    /// Settings with the default lifetimes: 15 minutes (access) and 30 days (refresh).
+    /// Settings with the defaults: 15 minutes (access), 30 days (refresh), 5 failures per email
+    /// and 20 per address in 5 minutes, 4 hashes at once with a 2 s wait, NOC sessions checked
+    /// every 10 s.
     pub fn new(jwt_secret: Vec<u8>) -> AuthConfig {
         AuthConfig {
             jwt_secret,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            login_failures_per_email: 5,
+            login_failures_per_address: 20,
+            login_failure_window: Duration::from_secs(5 * 60),
+            password_hash_concurrency: 4,
+            password_hash_wait: Duration::from_secs(2),
+            noc_session_check: Duration::from_secs(10),
         }
     }
 }
@@ -95,7 +119,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("jwt_secret", &"<redacted>")
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Claims {
     pub typ: TokenType,
     /// Token id (the refresh token's row id).
     pub jti: Uuid,
+    /// The login session (refresh token family) the token belongs to: checked on every
+    /// request, so a logout ends its access tokens too.
+    pub sid: Uuid,
 }
 
 /// Signs a token of `typ` for a user; returns it with its claims.
@@ -40,6 +43,7 @@ pub fn issue(
     user_id: Uuid,
     role: &str,
     tenant_id: Option<Uuid>,
+    session_id: Uuid,
     typ: TokenType,
 ) -> Result<(String, Claims), ApiError> {
     let ttl = match typ {
@@ -55,6 +59,7 @@ pub fn issue(
         iat: now,
         typ,
         jti: Uuid::new_v4(),
+        sid: session_id,
     };
     let token = sign(auth, &claims)?;
     Ok((token, claims))
@@ -91,7 +96,7 @@ mod tests {
     use super::*;
 
     fn config() -> AuthConfig {
-        AuthConfig::new(b"test secret of enough length".to_vec())
+        AuthConfig::new(b"test secret of enough length, 32+ bytes".to_vec())
     }
 
     #[test]
@@ -99,30 +104,61 @@ mod tests {
         let auth = config();
         let user = Uuid::new_v4();
         let tenant = Some(Uuid::new_v4());
-        let (token, issued) =
-            issue(&auth, user, "client_admin", tenant, TokenType::Access).unwrap();
+        let (token, issued) = issue(
+            &auth,
+            user,
+            "client_admin",
+            tenant,
+            Uuid::new_v4(),
+            TokenType::Access,
+        )
+        .unwrap();
         let claims = verify(&auth, &token, TokenType::Access).unwrap();
         assert_eq!(claims.sub, user);
         assert_eq!(claims.tenant_id, tenant);
         assert_eq!(claims.jti, issued.jti);
+        assert_eq!(claims.sid, issued.sid);
         assert!(claims.exp - claims.iat == 15 * 60);
     }
 
     #[test]
     fn expired_wrong_type_and_foreign_tokens_are_refused() {
         let auth = config();
-        let (_, mut claims) =
-            issue(&auth, Uuid::new_v4(), "admin", None, TokenType::Access).unwrap();
+        let (_, mut claims) = issue(
+            &auth,
+            Uuid::new_v4(),
+            "admin",
+            None,
+            Uuid::new_v4(),
+            TokenType::Access,
+        )
+        .unwrap();
         claims.exp = Utc::now().timestamp() - 120;
         let expired = sign(&auth, &claims).unwrap();
         assert!(matches!(
             verify(&auth, &expired, TokenType::Access),
             Err(ApiError::Unauthorized(_))
         ));
-        let (refresh, _) = issue(&auth, Uuid::new_v4(), "admin", None, TokenType::Refresh).unwrap();
+        let (refresh, _) = issue(
+            &auth,
+            Uuid::new_v4(),
+            "admin",
+            None,
+            Uuid::new_v4(),
+            TokenType::Refresh,
+        )
+        .unwrap();
         assert!(verify(&auth, &refresh, TokenType::Access).is_err());
-        let other = AuthConfig::new(b"another secret".to_vec());
-        let (foreign, _) = issue(&other, Uuid::new_v4(), "admin", None, TokenType::Access).unwrap();
+        let other = AuthConfig::new(b"another secret of enough length, 32+".to_vec());
+        let (foreign, _) = issue(
+            &other,
+            Uuid::new_v4(),
+            "admin",
+            None,
+            Uuid::new_v4(),
+            TokenType::Access,
+        )
+        .unwrap();
         assert!(verify(&auth, &foreign, TokenType::Access).is_err());
         assert!(verify(&auth, "not.a.jwt", TokenType::Access).is_err());
     }

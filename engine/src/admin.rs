@@ -87,8 +87,10 @@ fn master_key(text: &str, what: &str) -> Result<MasterKey, Failure> {
 }
 
 async fn rotate_master_key(settings: &Settings) -> Result<(), Failure> {
+    // The current key may be a weak one (the old example's): rotating away from it is the fix,
+    // so only the new key must be strong.
     let current = master_key(
-        settings.master_key()?,
+        settings.master_key_text()?,
         "secrets.master_key (CENTINELA_SECRETS__MASTER_KEY)",
     )?;
     let mut text = String::new();
@@ -96,6 +98,7 @@ async fn rotate_master_key(settings: &Settings) -> Result<(), Failure> {
         .read_to_string(&mut text)
         .context("cannot read the new master key from stdin")?;
     let new = master_key(text.trim(), "the new master key (stdin)")?;
+    crate::config::check_master_key(text.trim(), "the new master key (stdin)")?;
     let store = connect(settings).await?;
     let mut tx = store.begin(Scope::All).await.context("database")?;
     // A running engine would go on sealing new router credentials with the old key.

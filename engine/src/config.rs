@@ -124,11 +124,91 @@ impl Default for MqttSettings {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
-    /// HMAC secret for JWTs, at least 32 characters. Required.
+    /// HMAC secret for JWTs: at least 32 bytes, never the example's `change-me` placeholder
+    /// (`head -c32 /dev/urandom | base64` makes one). Required.
     pub jwt_secret: Option<Secret>,
+    /// Seconds an access token lives (30 to 86400). A `/ws/noc` session must renew its token
+    /// in place before then or it is closed with code 4001.
+    pub access_ttl_s: u64,
+    /// Failed logins per email within `login_failure_window_s` before that email gets 429.
+    pub login_failures_per_email: u32,
+    /// Failed logins per client address (the TCP peer) within `login_failure_window_s` before
+    /// that address gets 429, whatever emails it tries.
+    pub login_failures_per_address: u32,
+    /// Seconds failed logins are remembered (both limits).
+    pub login_failure_window_s: u64,
+    /// Password hashes (argon2, ~20 MiB and tens of ms each) computed at once.
+    pub password_hash_concurrency: usize,
+    /// Milliseconds a login waits for a free hashing slot before it answers 503.
+    pub password_hash_wait_ms: u64,
+    /// Seconds between checks that a `/ws/noc` session's login session is still live (a
+    /// deactivated or changed user's sockets close within this; logouts close them at once).
+    pub noc_session_check_s: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: None,
+            access_ttl_s: 15 * 60,
+            login_failures_per_email: 5,
+            login_failures_per_address: 20,
+            login_failure_window_s: 5 * 60,
+            password_hash_concurrency: 4,
+            password_hash_wait_ms: 2_000,
+            noc_session_check_s: 10,
+        }
+    }
+}
+
+impl AuthSettings {
+    /// Checked values, or the error naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let checks = [
+            ("access_ttl_s", self.access_ttl_s, 30, 86_400),
+            (
+                "login_failures_per_email",
+                u64::from(self.login_failures_per_email),
+                1,
+                1_000,
+            ),
+            (
+                "login_failures_per_address",
+                u64::from(self.login_failures_per_address),
+                1,
+                100_000,
+            ),
+            (
+                "login_failure_window_s",
+                self.login_failure_window_s,
+                1,
+                86_400,
+            ),
+            (
+                "password_hash_concurrency",
+                self.password_hash_concurrency as u64,
+                1,
+                256,
+            ),
+            (
+                "password_hash_wait_ms",
+                self.password_hash_wait_ms,
+                0,
+                60_000,
+            ),
+        ];
+        for (key, value, min, max) in checks {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError(format!(
+                    "auth.{key} must be between {min} and {max}"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -367,27 +447,64 @@ impl Settings {
         }
     }
 
-    /// The JWT secret, or the error naming the key.
+    /// The JWT secret, or the error naming the key: whoever knows it mints any token, so a
+    /// short one or the example's placeholder is refused rather than started with.
     pub fn jwt_secret(&self) -> Result<&str, ConfigError> {
+        const KEY: &str = "auth.jwt_secret (CENTINELA_AUTH__JWT_SECRET)";
         match &self.auth.jwt_secret {
-            Some(s) if s.0.len() >= 32 => Ok(&s.0),
-            Some(_) => Err(ConfigError(
-                "auth.jwt_secret (CENTINELA_AUTH__JWT_SECRET) must be at least 32 characters"
-                    .into(),
-            )),
-            None => Err(ConfigError(
-                "auth.jwt_secret (CENTINELA_AUTH__JWT_SECRET) is missing".into(),
-            )),
+            None => Err(ConfigError(format!(
+                "{KEY} is missing; make one with: head -c32 /dev/urandom | base64"
+            ))),
+            Some(s) if s.0.len() < 32 => Err(ConfigError(format!(
+                "{KEY} must be at least 32 bytes; make one with: head -c32 /dev/urandom | base64"
+            ))),
+            Some(s) if s.0.to_ascii_lowercase().contains("change-me") => Err(ConfigError(format!(
+                "{KEY} is the example's placeholder; make one with: head -c32 /dev/urandom | base64"
+            ))),
+            Some(s) => Ok(&s.0),
         }
     }
 
-    /// The master key text, or the error naming the key.
+    /// The master key text, refused when it is a placeholder, or the error naming the key.
     pub fn master_key(&self) -> Result<&str, ConfigError> {
+        let text = self.master_key_text()?;
+        check_master_key(text, "secrets.master_key (CENTINELA_SECRETS__MASTER_KEY)")?;
+        Ok(text)
+    }
+
+    /// The master key text as configured, weak or not (rotating away from a weak key must
+    /// work), or the error naming the key when it is missing.
+    pub fn master_key_text(&self) -> Result<&str, ConfigError> {
         match &self.secrets.master_key {
             Some(s) if !s.0.is_empty() => Ok(&s.0),
-            _ => Err(ConfigError("secrets.master_key (CENTINELA_SECRETS__MASTER_KEY) is missing: base64 of 32 random bytes".into())),
+            _ => Err(ConfigError("secrets.master_key (CENTINELA_SECRETS__MASTER_KEY) is missing: base64 of 32 random bytes (head -c32 /dev/urandom | base64)".into())),
         }
     }
+}
+
+/// The master key the example configuration shipped before it stopped carrying one: known to
+/// everyone, so it protects nothing.
+pub const EXAMPLE_MASTER_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// Refuses a master key that is public (the example's) or plainly not random (one repeated
+/// byte, e.g. all zeros). Its length and encoding are checked where it is parsed.
+pub fn check_master_key(text: &str, what: &str) -> Result<(), ConfigError> {
+    use base64::Engine;
+    let text = text.trim();
+    let weak = || {
+        ConfigError(format!(
+            "{what} is a placeholder, not a random key; make one with: head -c32 /dev/urandom | base64"
+        ))
+    };
+    if text == EXAMPLE_MASTER_KEY {
+        return Err(weak());
+    }
+    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text)
+        && bytes.windows(2).all(|pair| pair[0] == pair[1])
+    {
+        return Err(weak());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -400,7 +517,34 @@ mod tests {
         let text = std::fs::read_to_string(path).expect("example config");
         let settings: Settings = toml::from_str(&text).expect("example parses");
         assert_eq!(settings.http.listen.port(), 8080);
-        assert!(settings.jwt_secret().is_ok() && settings.master_key().is_ok());
+        // The secrets ship commented out: an engine never starts on published ones.
+        assert!(settings.jwt_secret().is_err() && settings.master_key().is_err());
+        settings
+            .auth
+            .validate()
+            .expect("example auth settings are valid");
+    }
+
+    #[test]
+    fn placeholder_and_weak_secrets_are_refused_naming_the_key() {
+        let mut settings = Settings::default();
+        for weak in ["short", "change-me-change-me-change-me-change-me"] {
+            settings.auth.jwt_secret = Some(Secret(weak.into()));
+            let error = settings.jwt_secret().unwrap_err().to_string();
+            assert!(error.contains("auth.jwt_secret"), "{error}");
+        }
+        settings.auth.jwt_secret = Some(Secret("q6G3b1yQ0m8r9YxJ2c5v7w1z3k4n6p8s".into()));
+        assert!(settings.jwt_secret().is_ok());
+        let repeated = "//////////////////////////////////////////8=";
+        for weak in [EXAMPLE_MASTER_KEY, repeated] {
+            settings.secrets.master_key = Some(Secret(weak.into()));
+            let error = settings.master_key().unwrap_err().to_string();
+            assert!(error.contains("secrets.master_key"), "{error}");
+        }
+        settings.secrets.master_key = Some(Secret(
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+        ));
+        assert!(settings.master_key().is_ok());
     }
 
     #[test]

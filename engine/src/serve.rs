@@ -9,7 +9,7 @@ use crate::{Failure, admin, pki};
 use anyhow::Context;
 use centinela_actors::writer::WriterConfig;
 use centinela_actors::{Runtime, RuntimeConfig, Telemetry};
-use centinela_api::{AgentSettings, ApiState, AuthConfig, MqttEndpoint};
+use centinela_api::{AgentSettings, ApiState, AuthConfig, AuthGuards, MqttEndpoint};
 use centinela_ingest::agent_ws::{self, AgentWsState};
 use centinela_ingest::mqtt::{self, MqttSettings};
 use centinela_ingest::pki::MasterKey;
@@ -27,6 +27,7 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
             "configuration error: secrets.master_key (CENTINELA_SECRETS__MASTER_KEY): {e}"
         ))
     })?;
+    settings.auth.validate()?;
     let (poll_interval, connect_timeout, command_timeout) = settings.routeros.durations()?;
     let poller_settings = PollerSettings {
         interval: poll_interval,
@@ -82,14 +83,12 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
     )
     .await
     .context("cannot connect the API's pool")?;
+    let auth = auth_config(&settings, jwt_secret);
     let api_state = ApiState {
         runtime: runtime.clone(),
         store: api_store,
-        auth: AuthConfig {
-            jwt_secret,
-            access_ttl: Duration::from_secs(15 * 60),
-            refresh_ttl: Duration::from_secs(30 * 86_400),
-        },
+        guards: AuthGuards::new(&auth),
+        auth,
         signer: Arc::new(pki::Signer(ca)),
         mqtt: MqttEndpoint {
             host: settings.mqtt.public_host.clone(),
@@ -294,5 +293,20 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The API's token and login settings from `[auth]`.
+fn auth_config(settings: &Settings, jwt_secret: Vec<u8>) -> AuthConfig {
+    let auth = &settings.auth;
+    AuthConfig {
+        access_ttl: Duration::from_secs(auth.access_ttl_s),
+        login_failures_per_email: auth.login_failures_per_email as usize,
+        login_failures_per_address: auth.login_failures_per_address as usize,
+        login_failure_window: Duration::from_secs(auth.login_failure_window_s),
+        password_hash_concurrency: auth.password_hash_concurrency,
+        password_hash_wait: Duration::from_millis(auth.password_hash_wait_ms),
+        noc_session_check: Duration::from_secs(auth.noc_session_check_s),
+        ..AuthConfig::new(jwt_secret)
     }
 }

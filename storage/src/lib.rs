@@ -13,7 +13,8 @@
 //! [`logs`], [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
 //! the caller), [`log_rules`] (per-tenant log heuristics settings), [`scripts`] (remote
 //! scripts, approvals, runs, the command signing key), [`timescale`] (TimescaleDB or native
-//! partitioning, decided before migrating).
+//! partitioning, decided before migrating), [`sessions`] (login sessions, refresh token
+//! families).
 //!
 //! Depends on: `centinela-model`, sqlx. Must not depend on any other workspace crate.
 
@@ -32,6 +33,7 @@ pub mod metrics;
 pub mod pki;
 pub mod routers;
 pub mod scripts;
+pub mod sessions;
 pub mod sites;
 pub mod tenants;
 #[cfg(feature = "testing")]

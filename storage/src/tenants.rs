@@ -51,6 +51,19 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Tenant> {
         .ok_or(StorageError::NotFound)
 }
 
+/// Reads a tenant and locks its row until the transaction ends: writers that count the
+/// tenant's rows against its plan (device creation) take turns, so two of them cannot both see
+/// room for the last device.
+pub async fn get_for_update(conn: &mut PgConnection, id: Uuid) -> Result<Tenant> {
+    sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM tenants WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StorageError::NotFound)
+}
+
 /// Updates plan and/or status; `None` keeps the current value.
 pub async fn update(
     conn: &mut PgConnection,

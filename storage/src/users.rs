@@ -1,4 +1,5 @@
-//! Users (argon2id hashes are made by the caller) and refresh tokens.
+//! Users (argon2id hashes are made by the caller). Their sessions and refresh tokens are in
+//! [`crate::sessions`].
 
 use crate::{Result, StorageError};
 use chrono::{DateTime, Utc};
@@ -68,43 +69,4 @@ pub async fn list(conn: &mut PgConnection, tenant: Option<Uuid>) -> Result<Vec<U
     .bind(tenant)
     .fetch_all(conn)
     .await?)
-}
-
-/// Records a refresh token id.
-pub async fn store_refresh_token(
-    conn: &mut PgConnection,
-    id: Uuid,
-    user_id: Uuid,
-    expires_at: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query("INSERT INTO refresh_tokens (id, user_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(user_id)
-        .bind(expires_at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Revokes a refresh token and returns its user if it was valid (single use).
-pub async fn consume_refresh_token(conn: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>> {
-    let row: Option<(Uuid,)> = sqlx::query_as(
-        "UPDATE refresh_tokens SET revoked_at = now()
-         WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING user_id",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| r.0))
-}
-
-/// Revokes every refresh token of a user (logout).
-pub async fn revoke_refresh_tokens(conn: &mut PgConnection, user_id: Uuid) -> Result<()> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(user_id)
-    .execute(conn)
-    .await?;
-    Ok(())
 }

@@ -48,20 +48,22 @@ async fn login_me_refresh_and_logout() {
     };
     let (status, renewed) = send(&app, refresh_req().to_request()).await;
     assert_eq!(status, StatusCode::OK, "{renewed}");
-    let (status, body) = send(&app, refresh_req().to_request()).await;
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "refresh tokens are single use"
-    );
-    assert_eq!(body["error"], "unauthorized");
+    let renewed_access = renewed["access_token"].as_str().unwrap().to_owned();
+    let me_with = |token: &str| authed(TestRequest::get().uri("/api/auth/me"), token).to_request();
+    assert_eq!(send(&app, me_with(&renewed_access)).await.0, StatusCode::OK);
 
+    // Logout ends the session: its refresh tokens and its access tokens, old and new.
     let (status, _) = send(
         &app,
         authed(TestRequest::post().uri("/api/auth/logout"), &access).to_request(),
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    for token in [&access, &renewed_access] {
+        let (status, body) = send(&app, me_with(token)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"], "unauthorized");
+    }
     let after = json!({"refresh_token": renewed["refresh_token"]});
     let (status, _) = send(
         &app,
@@ -74,7 +76,7 @@ async fn login_me_refresh_and_logout() {
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
-        "logout revokes every refresh token"
+        "logout revokes the session's refresh tokens"
     );
 }
 

@@ -6,8 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use centinela_actors::{Runtime, RuntimeConfig, Telemetry};
 use centinela_api::{
-    AgentSettings, ApiState, AuthConfig, CertificateSigner, CommandSigner, CredentialSealer,
-    MqttEndpoint, hash_password,
+    AgentSettings, ApiState, AuthConfig, AuthGuards, CertificateSigner, CommandSigner,
+    CredentialSealer, MqttEndpoint, hash_password,
 };
 use centinela_model::Scope;
 use centinela_storage::alerts::{self, AlertFacts};
@@ -86,10 +86,12 @@ async fn state_with_url() -> (ApiState, String) {
     let runtime = Runtime::start(store.clone(), Arc::new(Telemetry::new()), config)
         .await
         .unwrap();
+    let auth = AuthConfig::new(b"integration test secret, 32 bytes or more".to_vec());
     let state = ApiState {
         runtime,
         store,
-        auth: AuthConfig::new(b"integration test secret".to_vec()),
+        guards: AuthGuards::new(&auth),
+        auth,
         signer: Arc::new(DummySigner),
         mqtt: MqttEndpoint {
             host: "localhost".into(),
@@ -211,4 +213,38 @@ pub async fn alert(store: &Store, tenant: Uuid, device: Uuid) -> Uuid {
     let (alert, _) = alerts::open(&mut tx, &facts).await.unwrap();
     tx.commit().await.unwrap();
     alert.id
+}
+
+/// Serves the API of a state on a real HTTP server on 127.0.0.1, port 0 (for WebSocket
+/// clients); returns its address. The server stops with the test's actix system.
+pub fn serve(state: &ApiState) -> std::net::SocketAddr {
+    let state = state.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(actix_web::web::Data::new(state.clone()))
+            .configure(centinela_api::configure)
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let addr = server.addrs()[0];
+    actix_rt::spawn(server.run());
+    addr
+}
+
+/// A state whose auth settings are changed by `change` (the guards rebuilt from them).
+pub async fn state_with(change: impl FnOnce(&mut AuthConfig)) -> ApiState {
+    let mut state = state().await;
+    change(&mut state.auth);
+    state.guards = AuthGuards::new(&state.auth);
+    state
+}
+
+/// Runs one statement as the engine (all tenants visible), e.g. to change a user behind the
+/// API's back.
+pub async fn execute(store: &Store, sql: &'static str, id: Uuid) {
+    let mut tx = store.begin(Scope::All).await.unwrap();
+    sqlx::query(sql).bind(id).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
 }

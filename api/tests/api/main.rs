@@ -7,5 +7,6 @@ mod helpers;
 mod lists;
 mod ops;
 mod routers;
+mod sessions;
 mod tenancy;
 mod thresholds_alerts;

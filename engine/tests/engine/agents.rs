@@ -145,8 +145,9 @@ async fn run_script(
     assert_eq!(s, StatusCode::CREATED, "{script}");
     let id = script["id"].as_str().unwrap().to_owned();
     let approve = format!("/api/scripts/{id}/approve");
-    let (s, _) = call(http, engine, admin, "POST", &approve, Some(json!({}))).await;
-    assert_eq!(s, StatusCode::OK);
+    let reviewed = json!({"updated_at": script["updated_at"]});
+    let (s, body) = call(http, engine, admin, "POST", &approve, Some(reviewed)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
     let path = format!("/api/scripts/{id}/run");
     let (s, run) = call(
         http,

@@ -8,6 +8,7 @@ mod harness;
 mod hostile_broker;
 mod mqtt;
 mod routers;
+mod sessions;
 
 use futures_util::StreamExt;
 use harness::{Engine, create_user, free_port};
