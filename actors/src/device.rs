@@ -1,10 +1,16 @@
 //! The device actor: one per device, on one of the runtime's arbiters. It evaluates each sample
 //! against the device's effective thresholds, keeping a state machine per series
 //! (`model::threshold`), and turns transitions into [`AlertChange`]s for its tenant actor. It
-//! never blocks and never touches the database.
+//! never blocks and never touches the database. Its built-in alerts about the device's input
+//! (clock skew, alert storm) and its firing-alert cap live in [`guard`].
+
+mod guard;
+
+pub use guard::{ALERT_STORM_KEY, CLOCK_SKEW_KEY, ClockSkew, DeviceLimits};
 
 use crate::hub::{Hub, NocEvent};
 use crate::rules::ActiveRule;
+use crate::telemetry::Telemetry;
 use crate::tenant::{AlertChange, AlertSource, EventTexts, TenantActor};
 use actix::prelude::*;
 use centinela_model::log_rules::{FindingChange, LogFinding, LogHeuristics, LogLine, LogRule};
@@ -54,7 +60,10 @@ pub struct RouterLogLine {
 /// threshold. Decided by key, not by a missing threshold id: a threshold alert whose threshold
 /// was deleted must still be cleared by the threshold path.
 pub fn is_event_key(key: &str) -> bool {
-    key.starts_with("log.") || key.starts_with("router.") || key.starts_with("agent.")
+    key.starts_with("log.")
+        || key.starts_with("router.")
+        || key.starts_with("agent.")
+        || key.starts_with("device.")
 }
 
 /// Log lines to run through the device's log heuristics, in order.
@@ -121,6 +130,8 @@ pub struct DeviceActor {
     /// Created on the first log line: most devices never send any.
     heuristics: Option<LogHeuristics>,
     reachable: Option<bool>,
+    limits: DeviceLimits,
+    telemetry: Arc<Telemetry>,
 }
 
 /// What a device actor starts with.
@@ -131,6 +142,7 @@ pub struct DeviceSeed {
     /// Firing alerts reloaded from the database: (key, threshold id, severity, value); no
     /// threshold id means an event alert.
     pub firing: Vec<(String, Option<Uuid>, Severity, f64)>,
+    pub limits: DeviceLimits,
 }
 
 impl DeviceActor {
@@ -140,6 +152,7 @@ impl DeviceActor {
         hub: Addr<Hub>,
         watched: Arc<DashMap<Uuid, usize>>,
         mailbox_capacity: usize,
+        telemetry: Arc<Telemetry>,
     ) -> DeviceActor {
         let mut events = HashMap::new();
         let mut series = HashMap::new();
@@ -168,6 +181,8 @@ impl DeviceActor {
             log_rules: seed.log_rules,
             heuristics: None,
             reachable: None,
+            limits: seed.limits,
+            telemetry,
         };
         actor.health = actor.compute_health();
         actor
@@ -216,12 +231,23 @@ impl DeviceActor {
         entry.threshold_id = rule.threshold_id;
         entry.last_value = sample.value;
         let (next, transition) = step(entry.state, &rule.rule, sample.value, sample.ts);
-        entry.state = next;
-        if let Some(transition) = transition {
+        let Some(transition) = transition else {
+            entry.state = next;
+            return;
+        };
+        // Transitions are rare: the rule is cloned only for them.
+        let rule = rule.clone();
+        let admitted =
+            !matches!(transition, Transition::Opened { .. }) || self.admit_opening(sample.ts);
+        if let Some(entry) = self.series.get_mut(sample.name.as_str()) {
+            // A suppressed opening goes back to ok, so it opens normally once there is room.
+            entry.state = if admitted { next } else { SeriesState::Ok };
+        }
+        if admitted {
             self.raise(AlertChange::new(
                 self.identity.clone(),
                 sample.name.as_str().to_owned(),
-                AlertSource::Threshold(rule.clone()),
+                AlertSource::Threshold(rule),
                 transition,
                 sample.ts,
             ));
@@ -287,6 +313,9 @@ impl DeviceActor {
                     recommended_action,
                     value,
                 } => {
+                    if !self.admit_opening(finding.at) {
+                        continue;
+                    }
                     self.events.insert(finding.key.clone(), severity);
                     let texts = EventTexts {
                         title,
@@ -432,6 +461,7 @@ impl Handler<Evaluate> for DeviceActor {
         for sample in &msg.samples {
             self.evaluate(sample);
         }
+        self.end_storm_if_over(Utc::now());
         self.publish_health_if_changed();
         self.publish_metrics(&msg.samples);
     }
@@ -521,6 +551,7 @@ impl Handler<ObserveLogs> for DeviceActor {
             findings.extend(heuristics.observe(line, now));
         }
         self.apply_findings(findings);
+        self.end_storm_if_over(now);
         self.publish_health_if_changed();
         if !ticking {
             self.start_ticking(ctx);

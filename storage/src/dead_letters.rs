@@ -122,12 +122,15 @@ pub struct Isolated {
 
 /// Writes `items` with `write`; when a write fails with a data error, splits the slice in two
 /// and writes each half, down to single rows, which are then refused with the error. A
-/// transient error is handed to `wait` (which sleeps and counts) and the same slice is tried
-/// again, so no slice is ever written twice. One bad row among n costs about 2·log2(n) writes.
-pub async fn isolate<T, W, P>(items: &[T], mut write: W, mut wait: P) -> Isolated
+/// transient error is handed to `wait` (which counts and returns the pause to take) and the same
+/// slice is tried again, so no slice is ever written twice. One bad row among n costs about
+/// 2·log2(n) writes.
+pub async fn isolate<'a, T, W, WF, P, PF>(items: &'a [T], mut write: W, mut wait: P) -> Isolated
 where
-    W: AsyncFnMut(&[T]) -> Result<u64>,
-    P: AsyncFnMut(&StorageError),
+    W: FnMut(&'a [T]) -> WF,
+    WF: Future<Output = Result<u64>>,
+    P: FnMut(&StorageError) -> PF,
+    PF: Future<Output = ()>,
 {
     let mut outcome = Isolated::default();
     // Left halves are popped first, so rows are written in their original order.

@@ -30,11 +30,14 @@ async fn a_copy_batch_with_poison_rows_stores_the_rest_and_names_them() {
     let waits = Cell::new(0);
     let outcome = isolate(
         &rows,
-        async |chunk: &[MetricRow]| {
+        |chunk| {
             writes.set(writes.get() + 1);
-            metrics::copy_rows(store.pool(), chunk).await
+            metrics::copy_rows(store.pool(), chunk)
         },
-        async |_| waits.set(waits.get() + 1),
+        |_| {
+            waits.set(waits.get() + 1);
+            std::future::ready(())
+        },
     )
     .await;
     assert_eq!(outcome.stored, 98);
@@ -70,18 +73,23 @@ async fn transient_errors_retry_the_same_slice_and_never_duplicate() {
     let waits = Cell::new(0);
     let outcome = isolate(
         &lines,
-        async |chunk: &[LogLine]| {
-            if !failed_once.replace(true) {
-                return Err(sqlx::Error::PoolTimedOut.into());
+        |chunk| {
+            let first = !failed_once.replace(true);
+            let store = &store;
+            async move {
+                if first {
+                    return Err(sqlx::Error::PoolTimedOut.into());
+                }
+                let mut tx = store.begin(Scope::All).await?;
+                let n = logs::insert_many(&mut tx, chunk).await?;
+                tx.commit().await?;
+                Ok(n)
             }
-            let mut tx = store.begin(Scope::All).await?;
-            let n = logs::insert_many(&mut tx, chunk).await?;
-            tx.commit().await?;
-            Ok(n)
         },
-        async |error| {
+        |error| {
             assert!(!error.is_data_error());
             waits.set(waits.get() + 1);
+            std::future::ready(())
         },
     )
     .await;
