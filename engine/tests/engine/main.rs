@@ -5,6 +5,7 @@ mod agents;
 mod backpressure;
 mod harness;
 mod mqtt;
+mod poison;
 mod routers;
 
 use futures_util::StreamExt;
