@@ -408,3 +408,94 @@ async fn a_label_storm_opens_at_most_the_cap_and_one_storm_alert() {
     assert!(items(&refused_series).is_empty(), "{refused_series}");
     assert!(engine.stop().success());
 }
+
+/// Fault injection in PostgreSQL: inventories of the poison device fail on their data (a
+/// trigger raising SQLSTATE 22023), then its row is locked by a long transaction. Neither holds
+/// the MQTT consumer or the agent's `/ws/agent` queue: the healthy device's point and alert
+/// still arrive within 5 s, the failed inventory is a dead letter, and the locked one is stored
+/// once the lock goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_postgres_refuses_or_blocks_never_holds_other_devices() {
+    let Setup {
+        engine,
+        http,
+        admin,
+        store,
+        _data,
+    } = setup().await;
+    let poison = create_fleet(&http, &engine, &admin, "Cliente Veneno").await;
+    let good = create_fleet(&http, &engine, &admin, "Cliente Sano").await;
+    let good_id = good.device["id"].as_str().unwrap().to_owned();
+    super::cpu_rule_with_tickets(&http, &engine, &admin, &good_id).await;
+    let poison_id: Uuid = poison.device["id"].as_str().unwrap().parse().unwrap();
+    let (poison_key, poison_mqtt) = connect(&http, &engine, &poison).await;
+    let (good_key, good_mqtt) = connect(&http, &engine, &good).await;
+    let healthy = Healthy {
+        key: good_key,
+        id: good_id,
+        device: good_mqtt,
+    };
+    let mut noc = noc(&engine, &admin).await;
+    let mut ws = Sender::Ws(agent_ws(&engine, &poison.token).await);
+    let mut mqtt = Sender::Mqtt(poison_mqtt);
+    for sql in [
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.inventory ? 'poison' THEN
+                 RAISE EXCEPTION 'poisoned inventory' USING ERRCODE = '22023';
+             END IF;
+             RETURN NEW;
+         END $$",
+        "CREATE TRIGGER refuse_poison BEFORE UPDATE OF inventory ON devices
+         FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let refused = json!({"poison": true, "os": "x"});
+    let answer = ws.send(&poison_key, "inventory", refused.clone(), 1).await;
+    assert_eq!(answer.unwrap()["type"], "ack");
+    mqtt.send(&poison_key, "inventory", refused, 2).await;
+    healthy_still_flows(&http, &engine, &admin, &mut noc, &healthy, 1).await;
+    eventually("the refused inventory's dead letter", || async {
+        letters(&store, &poison_id.to_string(), "data_error")
+            .await
+            .iter()
+            .any(|(kind, payload)| kind == "inventory" && payload.starts_with(b"{"))
+    })
+    .await;
+    let text = metric_text(&http, &engine).await;
+    assert!(
+        sample(
+            &text,
+            "centinela_dead_letters_total{kind=\"inventory\",reason=\"data_error\"}"
+        ) >= 1.0
+    );
+
+    // A long transaction holds the poison device's row.
+    let mut lock = store.begin(Scope::All).await.unwrap();
+    sqlx::query("SELECT id FROM devices WHERE id = $1 FOR UPDATE")
+        .bind(poison_id)
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let blocked = json!({"os": "Debian", "seq": 2});
+    let started = Instant::now();
+    let answer = ws.send(&poison_key, "inventory", blocked.clone(), 3).await;
+    assert_eq!(answer.unwrap()["type"], "ack");
+    assert!(started.elapsed() < Duration::from_secs(2), "the agent's queue waited");
+    mqtt.send(&poison_key, "inventory", blocked, 4).await;
+    for round in 2..4 {
+        healthy_still_flows(&http, &engine, &admin, &mut noc, &healthy, round).await;
+    }
+    lock.rollback().await.unwrap();
+    eventually("the blocked inventory is stored after the lock", || async {
+        let mut tx = store.begin(Scope::All).await.unwrap();
+        let inventory = devices::inventory(&mut tx, poison_id).await.unwrap();
+        tx.commit().await.unwrap();
+        inventory.is_some_and(|i| i["seq"] == 2)
+    })
+    .await;
+    assert!(engine.stop().success());
+}
