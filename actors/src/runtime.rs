@@ -5,8 +5,8 @@ use crate::device::{
     AGENT_OFFLINE_KEY, CLOCK_SKEW_KEY, ClockSkew, DeviceActor, DeviceLimits, DeviceSeed, Evaluate,
     ObserveLogs, RouterLogLine, SetLogRules, SetReachability, SetRules,
 };
-use crate::inventory::Inventories;
 use crate::hub::{Hub, NocWatch};
+use crate::inventory::Inventories;
 use crate::presence::{Presence, PresenceConfig};
 use crate::rules::effective_rules;
 use crate::telemetry::Telemetry;
@@ -16,8 +16,8 @@ use actix::prelude::*;
 use centinela_model::log_rules::{self as model_log_rules, LogRule};
 use centinela_model::payload::{AgentMessage, MessageKind, RejectReason};
 use centinela_model::time::TimeWindow;
-use centinela_storage::dead_letters::{self, DeadLetter};
 use centinela_model::{DeviceId, Scope, Severity, TenantId};
+use centinela_storage::dead_letters::{self, DeadLetter};
 use centinela_storage::devices::{self, DeviceIdentity};
 use centinela_storage::logs::LogLine;
 use centinela_storage::metrics::MetricRow;
@@ -466,8 +466,15 @@ impl Runtime {
                     Err(IngestError::Storage(error)) if error.is_data_error() => {
                         let payload = result.to_string().into_bytes();
                         let kind = MessageKind::CommandResult.as_str();
-                        self.dead_letter(&entry, device, kind, "data_error", error.to_string(), payload)
-                            .await?;
+                        self.dead_letter(
+                            &entry,
+                            device,
+                            kind,
+                            "data_error",
+                            error.to_string(),
+                            payload,
+                        )
+                        .await?;
                     }
                     other => other?,
                 }
@@ -557,8 +564,15 @@ impl Runtime {
             }
         }
         let detail = reason.to_string();
-        self.dead_letter(&entry, device, kind.as_str(), reason.as_str(), detail, payload.to_vec())
-            .await
+        self.dead_letter(
+            &entry,
+            device,
+            kind.as_str(),
+            reason.as_str(),
+            detail,
+            payload.to_vec(),
+        )
+        .await
     }
 
     /// Keeps an acknowledged message that cannot be stored (the transport gave up on it).
@@ -570,8 +584,15 @@ impl Runtime {
         payload: &[u8],
     ) -> Result<(), IngestError> {
         let entry = self.entry(device.0).await?;
-        self.dead_letter(&entry, device, kind.as_str(), "storage", detail, payload.to_vec())
-            .await
+        self.dead_letter(
+            &entry,
+            device,
+            kind.as_str(),
+            "storage",
+            detail,
+            payload.to_vec(),
+        )
+        .await
     }
 
     async fn dead_letter(
@@ -901,9 +922,10 @@ impl Runtime {
     /// already queued (bounded by `grace`).
     pub async fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
-        let inventories = inner
-            .inventories
-            .write_pending(&inner.store, &inner.telemetry, &inner.writer);
+        let inventories =
+            inner
+                .inventories
+                .write_pending(&inner.store, &inner.telemetry, &inner.writer);
         let _ = tokio::time::timeout(grace, inventories).await;
         self.inner.writer.shutdown().await;
         let drains: Vec<_> = self

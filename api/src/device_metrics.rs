@@ -163,7 +163,9 @@ mod tests {
         assert!(
             matches!(over, Err(ApiError::BadRequest { field: Some(ref f), .. }) if f == "bucket")
         );
-        assert!(check_bucket_count(from, from + Duration::days(365), Duration::seconds(1)).is_err());
+        assert!(
+            check_bucket_count(from, from + Duration::days(365), Duration::seconds(1)).is_err()
+        );
     }
 
     #[test]

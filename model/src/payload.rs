@@ -196,7 +196,9 @@ impl AgentMessage {
     pub fn vouches_for_clock(&self) -> bool {
         matches!(
             self,
-            AgentMessage::Telemetry { .. } | AgentMessage::Heartbeat { .. } | AgentMessage::Event(_)
+            AgentMessage::Telemetry { .. }
+                | AgentMessage::Heartbeat { .. }
+                | AgentMessage::Event(_)
         )
     }
 }
@@ -498,9 +500,8 @@ mod tests {
                 .iter()
                 .all(|s| no_nul(s.name.as_str()) && s.value.is_finite() && in_window(s.ts)),
             AgentMessage::Heartbeat { ts, .. } => in_window(*ts),
-            AgentMessage::Inventory { inventory: v } | AgentMessage::CommandResult { result: v } => {
-                !json_has_nul(v)
-            }
+            AgentMessage::Inventory { inventory: v }
+            | AgentMessage::CommandResult { result: v } => !json_has_nul(v),
             AgentMessage::Event(e) => {
                 no_nul(&e.level) && no_nul(&e.source) && no_nul(&e.message) && in_window(e.ts)
             }

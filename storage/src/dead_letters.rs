@@ -134,7 +134,8 @@ where
 {
     let mut outcome = Isolated::default();
     // Left halves are popped first, so rows are written in their original order.
-    let mut pending = vec![0..items.len()];
+    let mut pending: Vec<std::ops::Range<usize>> = Vec::new();
+    pending.push(0..items.len());
     while let Some(range) = pending.pop() {
         if range.is_empty() {
             continue;

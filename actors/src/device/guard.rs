@@ -103,7 +103,8 @@ impl DeviceActor {
 
     /// Clears the storm alert once the device is back under the cap, with a margin.
     pub(super) fn end_storm_if_over(&mut self, at: DateTime<Utc>) {
-        if self.events.contains_key(ALERT_STORM_KEY) && self.firing_count() <= self.storm_clears_at()
+        if self.events.contains_key(ALERT_STORM_KEY)
+            && self.firing_count() <= self.storm_clears_at()
         {
             let value = self.firing_count() as f64;
             self.clear_event(ALERT_STORM_KEY, value, at);

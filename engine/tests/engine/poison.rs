@@ -43,16 +43,15 @@ async fn ws_send(ws: &mut Ws, mut body: Value, id: u64) -> Value {
     ws.send(Message::Text(body.to_string().into()))
         .await
         .unwrap();
-    let answer = next_matching(ws, Duration::from_secs(5), |v| v["id"] == id)
+    next_matching(ws, Duration::from_secs(5), |v| v["id"] == id)
         .await
-        .expect("an answer to every message with an id");
-    answer
+        .expect("an answer to every message with an id")
 }
 
 /// One way for the poison device to send a message.
 enum Sender {
     Mqtt(mqtt::Device),
-    Ws(Ws),
+    Ws(Box<Ws>),
 }
 
 impl Sender {
@@ -200,17 +199,44 @@ async fn poison_from_one_device_never_stalls_another_tenant() {
     let future = json!((chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339());
     // (kind, body, the refusal it gets, or None when it is cleaned and stored)
     let classes: Vec<(&str, Value, Option<&str>)> = vec![
-        ("telemetry", json!({"ts": ancient, "metrics": {"cpu.usage_pct": 1.0}}), Some("bad_timestamp")),
-        ("events", json!({"ts": ancient, "level": "info", "source": "x", "message": "m"}), Some("bad_timestamp")),
+        (
+            "telemetry",
+            json!({"ts": ancient, "metrics": {"cpu.usage_pct": 1.0}}),
+            Some("bad_timestamp"),
+        ),
+        (
+            "events",
+            json!({"ts": ancient, "level": "info", "source": "x", "message": "m"}),
+            Some("bad_timestamp"),
+        ),
         ("heartbeat", json!({"ts": future}), Some("bad_timestamp")),
-        ("telemetry", json!({"ts": future, "metrics": {"cpu.usage_pct": 1.0}}), Some("bad_timestamp")),
-        ("telemetry", json!({"metrics": {"disk.used_pct{mount=\u{0}}": 1.0}}), Some("bad_metric_name")),
-        ("inventory", json!({"os": "Win\u{0}dows", "k\u{0}ey": ["\u{0}"]}), None),
-        ("events", json!({"level": "info", "source": "s\u{0}", "message": "a\u{0}b"}), None),
+        (
+            "telemetry",
+            json!({"ts": future, "metrics": {"cpu.usage_pct": 1.0}}),
+            Some("bad_timestamp"),
+        ),
+        (
+            "telemetry",
+            json!({"metrics": {"disk.used_pct{mount=\u{0}}": 1.0}}),
+            Some("bad_metric_name"),
+        ),
+        (
+            "inventory",
+            json!({"os": "Win\u{0}dows", "k\u{0}ey": ["\u{0}"]}),
+            None,
+        ),
+        (
+            "events",
+            json!({"level": "info", "source": "s\u{0}", "message": "a\u{0}b"}),
+            None,
+        ),
     ];
     let mut senders = vec![
         ("mqtt", Sender::Mqtt(poison_mqtt)),
-        ("ws", Sender::Ws(agent_ws(&engine, &poison.token).await)),
+        (
+            "ws",
+            Sender::Ws(Box::new(agent_ws(&engine, &poison.token).await)),
+        ),
     ];
     let mut round = 0;
     for (transport, sender) in &mut senders {
@@ -272,9 +298,7 @@ async fn poison_from_one_device_never_stalls_another_tenant() {
     .await;
     assert_eq!(s, StatusCode::OK, "{logs}");
     assert!(
-        items(&logs)
-            .iter()
-            .any(|l| l["message"] == "a\u{FFFD}b"),
+        items(&logs).iter().any(|l| l["message"] == "a\u{FFFD}b"),
         "{logs}"
     );
     assert!(engine.stop().success());
@@ -306,7 +330,10 @@ async fn a_device_with_a_wrong_clock_gets_one_alert_until_it_is_right() {
     let ahead = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     for _ in 0..5 {
         device
-            .telemetry(&key, json!({"ts": ahead, "metrics": {"cpu.usage_pct": 5.0}}))
+            .telemetry(
+                &key,
+                json!({"ts": ahead, "metrics": {"cpu.usage_pct": 5.0}}),
+            )
             .await;
     }
     let opened = next_matching(&mut noc, Duration::from_secs(5), is_skew("opened"))
@@ -376,7 +403,12 @@ async fn a_label_storm_opens_at_most_the_cap_and_one_storm_alert() {
     device.telemetry(&key, storm(0, 300)).await;
     let mut opened = Vec::new();
     while let Some(event) = next_alert(&mut noc, "opened", Duration::from_secs(3)).await {
-        opened.push(event["alert"]["key"].as_str().unwrap_or_default().to_owned());
+        opened.push(
+            event["alert"]["key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
     let storms = opened.iter().filter(|k| *k == "device.alert_storm").count();
     assert_eq!(storms, 1, "{opened:?}");
@@ -436,7 +468,7 @@ async fn an_inventory_postgres_refuses_or_blocks_never_holds_other_devices() {
         device: good_mqtt,
     };
     let mut noc = noc(&engine, &admin).await;
-    let mut ws = Sender::Ws(agent_ws(&engine, &poison.token).await);
+    let mut ws = Sender::Ws(Box::new(agent_ws(&engine, &poison.token).await));
     let mut mqtt = Sender::Mqtt(poison_mqtt);
     for sql in [
         "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -484,7 +516,10 @@ async fn an_inventory_postgres_refuses_or_blocks_never_holds_other_devices() {
     let started = Instant::now();
     let answer = ws.send(&poison_key, "inventory", blocked.clone(), 3).await;
     assert_eq!(answer.unwrap()["type"], "ack");
-    assert!(started.elapsed() < Duration::from_secs(2), "the agent's queue waited");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the agent's queue waited"
+    );
     mqtt.send(&poison_key, "inventory", blocked, 4).await;
     for round in 2..4 {
         healthy_still_flows(&http, &engine, &admin, &mut noc, &healthy, round).await;

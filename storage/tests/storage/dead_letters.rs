@@ -43,11 +43,20 @@ async fn a_copy_batch_with_poison_rows_stores_the_rest_and_names_them() {
     assert_eq!(outcome.stored, 98);
     let refused: Vec<usize> = outcome.refused.iter().map(|r| r.0).collect();
     assert_eq!(refused, vec![17, 64]);
-    assert!(outcome.refused[0].1.contains("range"), "{:?}", outcome.refused);
+    assert!(
+        outcome.refused[0].1.contains("range"),
+        "{:?}",
+        outcome.refused
+    );
     assert_eq!(waits.get(), 0);
     // Two bad rows in 100: about 2·2·log2(100) writes, nowhere near one per row.
     assert!(writes.get() <= 30, "{} writes", writes.get());
-    assert_eq!(metrics::count_for_device(store.pool(), device).await.unwrap(), 98);
+    assert_eq!(
+        metrics::count_for_device(store.pool(), device)
+            .await
+            .unwrap(),
+        98
+    );
 }
 
 #[tokio::test]
@@ -134,7 +143,9 @@ async fn dead_letters_hold_any_bytes_and_stay_in_their_tenant() {
         .begin(Scope::Tenant(TenantId(tenant_a)))
         .await
         .unwrap();
-    let found = dead_letters::for_device(&mut tx, device_a, 10).await.unwrap();
+    let found = dead_letters::for_device(&mut tx, device_a, 10)
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].reason, "data_error");
     assert_eq!(found[0].payload.len(), dead_letters::MAX_PAYLOAD_BYTES);
@@ -145,7 +156,9 @@ async fn dead_letters_hold_any_bytes_and_stay_in_their_tenant() {
         .begin(Scope::Tenant(TenantId(tenant_b)))
         .await
         .unwrap();
-    let hidden = dead_letters::for_device(&mut tx, device_a, 10).await.unwrap();
+    let hidden = dead_letters::for_device(&mut tx, device_a, 10)
+        .await
+        .unwrap();
     assert!(hidden.is_empty());
     tx.commit().await.unwrap();
 }
