@@ -515,6 +515,7 @@ impl Handler<SetRules> for DeviceActor {
                 ));
             }
         }
+        self.end_storm_if_over(Utc::now());
         self.publish_health_if_changed();
     }
 }
@@ -529,6 +530,7 @@ impl DeviceActor {
             let findings = actor.heuristics(now).tick(now);
             if !findings.is_empty() {
                 actor.apply_findings(findings);
+                actor.end_storm_if_over(now);
                 actor.publish_health_if_changed();
             }
         });

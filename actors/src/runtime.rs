@@ -395,7 +395,11 @@ impl Runtime {
         let writer = &self.inner.writer;
         let now = Utc::now();
         self.note_alive(&entry, device, now).await?;
-        if message.vouches_for_clock() && self.inner.skewed.remove(&device.0).is_some() {
+        // A read first: the map is almost always empty, and removing takes a write lock.
+        if message.vouches_for_clock()
+            && self.inner.skewed.contains_key(&device.0)
+            && self.inner.skewed.remove(&device.0).is_some()
+        {
             let fixed = ClockSkew {
                 skewed: false,
                 device_time: None,

@@ -438,6 +438,19 @@ async fn a_label_storm_opens_at_most_the_cap_and_one_storm_alert() {
     let path = format!("/api/devices/{device_id}/metrics?name=disk.used_pct%7Bmount%3Dm599%7D");
     let (_, refused_series) = call(&http, &engine, &admin, "GET", &path, None).await;
     assert!(items(&refused_series).is_empty(), "{refused_series}");
+    // Calm again: the 50 clear, and with them the storm alert (two messages: the client's
+    // packets are limited to 10 KiB).
+    for (from, to) in [(0, 250), (250, 500)] {
+        let calm: serde_json::Map<String, Value> = (from..to)
+            .map(|i| (format!("disk.used_pct{{mount=m{i}}}"), json!(10.0)))
+            .collect();
+        device.telemetry(&key, json!({ "metrics": calm })).await;
+    }
+    next_matching(&mut noc, Duration::from_secs(5), |v| {
+        v["type"] == "alert" && v["event"] == "cleared" && v["alert"]["key"] == "device.alert_storm"
+    })
+    .await
+    .expect("the storm alert clears under the cap");
     assert!(engine.stop().success());
 }
 
