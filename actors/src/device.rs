@@ -8,6 +8,13 @@
 //! there is room again (`ctx.wait`): its own mailbox then fills and ingest waits, so a burst of
 //! alerts while their storage is down pushes back on the transport instead of growing memory or
 //! losing a change.
+//!
+//! Built-in alerts about the device's input (clock skew, alert storm) and its firing-alert
+//! cap live in [`guard`].
+
+mod guard;
+
+pub use guard::{ALERT_STORM_KEY, CLOCK_SKEW_KEY, ClockSkew, DeviceLimits};
 
 use crate::hub::{Hub, NocEvent};
 use crate::rules::ActiveRule;
@@ -61,7 +68,10 @@ pub struct RouterLogLine {
 /// threshold. Decided by key, not by a missing threshold id: a threshold alert whose threshold
 /// was deleted must still be cleared by the threshold path.
 pub fn is_event_key(key: &str) -> bool {
-    key.starts_with("log.") || key.starts_with("router.") || key.starts_with("agent.")
+    key.starts_with("log.")
+        || key.starts_with("router.")
+        || key.starts_with("agent.")
+        || key.starts_with("device.")
 }
 
 /// Log lines to run through the device's log heuristics, in order.
@@ -132,6 +142,7 @@ pub struct DeviceActor {
     unsent: VecDeque<AlertChange>,
     /// True while the actor waits for room in the tenant actor's mailbox.
     waiting_for_room: bool,
+    limits: DeviceLimits,
     telemetry: Arc<Telemetry>,
 }
 
@@ -146,6 +157,7 @@ pub struct DeviceSeed {
     /// Firing alerts reloaded from the database: (key, threshold id, severity, value); no
     /// threshold id means an event alert.
     pub firing: Vec<(String, Option<Uuid>, Severity, f64)>,
+    pub limits: DeviceLimits,
 }
 
 impl DeviceActor {
@@ -186,6 +198,7 @@ impl DeviceActor {
             reachable: None,
             unsent: VecDeque::new(),
             waiting_for_room: false,
+            limits: seed.limits,
             telemetry,
         };
         actor.health = actor.compute_health();
@@ -235,16 +248,26 @@ impl DeviceActor {
         entry.threshold_id = rule.threshold_id;
         entry.last_value = sample.value;
         let (next, transition) = step(entry.state, &rule.rule, sample.value, sample.ts);
-        entry.state = next;
-        if let Some(transition) = transition {
-            let change = AlertChange::new(
+        let Some(transition) = transition else {
+            entry.state = next;
+            return;
+        };
+        // Transitions are rare: the rule is cloned only for them.
+        let rule = rule.clone();
+        let admitted =
+            !matches!(transition, Transition::Opened { .. }) || self.admit_opening(sample.ts);
+        if let Some(entry) = self.series.get_mut(sample.name.as_str()) {
+            // A suppressed opening goes back to ok, so it opens normally once there is room.
+            entry.state = if admitted { next } else { SeriesState::Ok };
+        }
+        if admitted {
+            self.raise(AlertChange::new(
                 self.identity.clone(),
                 sample.name.as_str().to_owned(),
-                AlertSource::Threshold(rule.clone()),
+                AlertSource::Threshold(rule),
                 transition,
                 sample.ts,
-            );
-            self.raise(change);
+            ));
         }
     }
 
@@ -339,6 +362,9 @@ impl DeviceActor {
                     recommended_action,
                     value,
                 } => {
+                    if !self.admit_opening(finding.at) {
+                        continue;
+                    }
                     self.events.insert(finding.key.clone(), severity);
                     let texts = EventTexts {
                         title,
@@ -503,6 +529,7 @@ impl Handler<Evaluate> for DeviceActor {
         for sample in &msg.samples {
             self.evaluate(sample);
         }
+        self.end_storm_if_over(Utc::now());
         self.publish_health_if_changed();
         self.publish_metrics(&msg.samples);
         self.send_alerts(ctx);
@@ -572,6 +599,7 @@ impl Handler<SetRules> for DeviceActor {
         for change in clearings {
             self.raise(change);
         }
+        self.end_storm_if_over(Utc::now());
         self.publish_health_if_changed();
         self.send_alerts(ctx);
     }
@@ -587,6 +615,7 @@ impl DeviceActor {
             let findings = actor.heuristics(now).tick(now);
             if !findings.is_empty() {
                 actor.apply_findings(findings);
+                actor.end_storm_if_over(now);
                 actor.publish_health_if_changed();
                 actor.send_alerts(ctx);
             }
@@ -610,6 +639,7 @@ impl Handler<ObserveLogs> for DeviceActor {
             findings.extend(heuristics.observe(line, now));
         }
         self.apply_findings(findings);
+        self.end_storm_if_over(now);
         self.publish_health_if_changed();
         self.send_alerts(ctx);
         if !ticking {

@@ -11,7 +11,9 @@
 //!   and their history transactionally, one change at a time.
 //! - [`hub`]: fans alert, device and ticket events out to NOC sessions, filtered by scope.
 //! - [`writer`]: batches metric points (binary `COPY`) and log lines by size and time, retries
-//!   failed writes, and flushes everything accepted on shutdown.
+//!   failed writes, splits batches PostgreSQL refuses into stored rows and dead letters, and
+//!   flushes everything accepted on shutdown.
+//! - [`inventory`]: the latest inventory of each device, written off the ingest path.
 //! - [`rules`]: the effective thresholds of a device (device over site over tenant).
 //! - [`telemetry`]: the engine's Prometheus counters.
 //!
@@ -28,6 +30,7 @@
 pub mod commands;
 pub mod device;
 pub mod hub;
+pub mod inventory;
 pub mod presence;
 pub mod rules;
 pub mod runtime;
@@ -36,7 +39,7 @@ pub mod tenant;
 pub mod writer;
 
 pub use commands::CommandSink;
-pub use device::RouterLogLine;
+pub use device::{DeviceLimits, RouterLogLine};
 pub use hub::{Hub, NocEvent, NocSubscribe, NocUnsubscribe};
 pub use presence::PresenceConfig;
 pub use runtime::{DeviceChange, IngestError, Runtime, RuntimeConfig};

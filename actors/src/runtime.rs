@@ -2,10 +2,11 @@
 
 use crate::commands::{CommandSink, CommandSinks, parse_result};
 use crate::device::{
-    AGENT_OFFLINE_KEY, DeviceActor, DeviceSeed, Evaluate, OFFLINE_KEY, ObserveLogs, RouterLogLine,
-    SetLogRules, SetReachability, SetRules, Settle,
+    AGENT_OFFLINE_KEY, CLOCK_SKEW_KEY, ClockSkew, DeviceActor, DeviceLimits, DeviceSeed, Evaluate,
+    OFFLINE_KEY, ObserveLogs, RouterLogLine, SetLogRules, SetReachability, SetRules, Settle,
 };
 use crate::hub::{Hub, NocWatch};
+use crate::inventory::Inventories;
 use crate::presence::{Presence, PresenceConfig};
 use crate::rules::effective_rules;
 use crate::telemetry::Telemetry;
@@ -13,8 +14,10 @@ use crate::tenant::{Drain, TenantActor};
 use crate::writer::{self, WriterConfig, WriterHandle};
 use actix::prelude::*;
 use centinela_model::log_rules::{self as model_log_rules, LogRule};
-use centinela_model::payload::AgentMessage;
+use centinela_model::payload::{AgentMessage, MessageKind, RejectReason};
+use centinela_model::time::TimeWindow;
 use centinela_model::{DeviceId, Scope, Severity, TenantId};
+use centinela_storage::dead_letters::{self, DeadLetter};
 use centinela_storage::devices::{self, DeviceIdentity};
 use centinela_storage::logs::LogLine;
 use centinela_storage::metrics::MetricRow;
@@ -22,9 +25,9 @@ use centinela_storage::thresholds::{self, Threshold};
 use centinela_storage::{StorageError, Store, alerts, audit, log_rules, scripts};
 use chrono::Utc;
 use dashmap::DashMap;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -40,6 +43,10 @@ pub struct RuntimeConfig {
     pub writer: WriterConfig,
     /// Offline detection of agents.
     pub presence: PresenceConfig,
+    /// Device timestamps accepted (retention back, clock skew ahead).
+    pub time_window: TimeWindow,
+    /// Per-device caps on series and firing alerts.
+    pub device_limits: DeviceLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -50,6 +57,8 @@ impl Default for RuntimeConfig {
             alert_queue: 4_096,
             writer: WriterConfig::default(),
             presence: PresenceConfig::default(),
+            time_window: TimeWindow::default(),
+            device_limits: DeviceLimits::default(),
         }
     }
 }
@@ -71,6 +80,8 @@ struct DeviceEntry {
     tenant_id: Uuid,
     /// Agents only: silence longer than this means offline.
     offline_window: Option<Duration>,
+    /// Series the device has sent since start, up to the series cap.
+    series: Arc<Mutex<HashSet<String>>>,
 }
 
 struct Inner {
@@ -91,6 +102,9 @@ struct Inner {
     device_changes: tokio::sync::broadcast::Sender<DeviceChange>,
     presence: Presence,
     command_sinks: CommandSinks,
+    /// Devices whose `device.clock_skew` alert is firing.
+    skewed: DashMap<Uuid, ()>,
+    inventories: Inventories,
 }
 
 /// A device was created, changed or deleted (pollers follow these).
@@ -158,10 +172,18 @@ impl Runtime {
                 device_changes: tokio::sync::broadcast::channel(1024).0,
                 presence: Presence::default(),
                 command_sinks: CommandSinks::default(),
+                skewed: DashMap::new(),
+                inventories: Inventories::default(),
             }),
         };
+        runtime.inner.inventories.spawn(
+            runtime.inner.store.clone(),
+            runtime.inner.telemetry.clone(),
+            runtime.inner.writer.clone(),
+        );
         runtime.load_all().await?;
         runtime.spawn_sweeper();
+        runtime.spawn_dead_letter_expiry();
         Ok(runtime)
     }
 
@@ -249,11 +271,15 @@ impl Runtime {
         let tenant_id = identity.tenant_id;
         let offline_window = (identity.kind == "agent")
             .then(|| self.inner.config.presence.window(identity.heartbeat_s));
+        if firing.iter().any(|f| f.0 == CLOCK_SKEW_KEY) {
+            self.inner.skewed.insert(id, ());
+        }
         let seed = DeviceSeed {
             rules: effective_rules(&identity, all_thresholds),
             log_rules: self.tenant_log_rules(tenant_id),
             identity,
             firing,
+            limits: self.inner.config.device_limits,
         };
         let tenant = self.tenant_actor(tenant_id, id);
         let hub = self.inner.hub.clone();
@@ -273,6 +299,7 @@ impl Runtime {
                     addr,
                     tenant_id,
                     offline_window,
+                    series: Arc::default(),
                 }
             })
             .clone();
@@ -326,6 +353,7 @@ impl Runtime {
             .device_changes
             .send(DeviceChange::Removed(device));
         self.inner.presence.forget(device);
+        self.inner.skewed.remove(&device);
         self.inner.registry.remove(&device);
         self.inner
             .telemetry
@@ -369,27 +397,32 @@ impl Runtime {
     }
 
     /// Takes one decoded message of a device: points to the writer, samples to the device's
-    /// actor. Waits (never drops) when either is saturated, which slows the transport.
+    /// actor, inventories to their own writer. Waits (never drops) when the writer or the actor
+    /// is saturated, which slows the transport; never waits on PostgreSQL for one device.
     pub async fn ingest(&self, device: DeviceId, message: AgentMessage) -> Result<(), IngestError> {
         let entry = self.entry(device.0).await?;
         let writer = &self.inner.writer;
         let now = Utc::now();
-        if let Some(window) = entry.offline_window
-            && self.inner.presence.seen(device.0, window)
+        self.note_alive(&entry, device, now).await?;
+        // A read first: the map is almost always empty, and removing takes a write lock.
+        if message.vouches_for_clock()
+            && self.inner.skewed.contains_key(&device.0)
+            && self.inner.skewed.remove(&device.0).is_some()
         {
-            let back = SetReachability {
-                reachable: true,
-                detail: String::new(),
+            let fixed = ClockSkew {
+                skewed: false,
+                device_time: None,
                 at: now,
             };
             entry
                 .addr
-                .send(back)
+                .send(fixed)
                 .await
                 .map_err(|_| IngestError::Stopped)?;
         }
         match message {
             AgentMessage::Telemetry { samples } => {
+                let samples = self.within_series_cap(&entry, device, samples);
                 let rows = samples
                     .iter()
                     .map(|s| MetricRow {
@@ -425,9 +458,9 @@ impl Runtime {
             }
             AgentMessage::Heartbeat { .. } => {}
             AgentMessage::Inventory { inventory } => {
-                let mut tx = self.inner.store.begin(Scope::All).await?;
-                devices::set_inventory(&mut tx, device.0, &inventory, now).await?;
-                tx.commit().await.map_err(StorageError::from)?;
+                self.inner
+                    .inventories
+                    .put(entry.tenant_id, device.0, inventory, now);
             }
             AgentMessage::Event(event) => {
                 let line = LogLine {
@@ -441,13 +474,168 @@ impl Runtime {
                 writer.line(line).await.map_err(|_| IngestError::Stopped)?;
             }
             AgentMessage::CommandResult { result } => {
-                self.finish_run(&entry, device, &result).await?;
+                match self.finish_run(&entry, device, &result).await {
+                    // Writing it again would fail again: kept with its reason instead.
+                    Err(IngestError::Storage(error)) if error.is_data_error() => {
+                        let payload = result.to_string().into_bytes();
+                        let kind = MessageKind::CommandResult.as_str();
+                        self.dead_letter(
+                            &entry,
+                            device,
+                            kind,
+                            "data_error",
+                            error.to_string(),
+                            payload,
+                        )
+                        .await?;
+                    }
+                    other => other?,
+                }
             }
         }
         writer
             .seen(device.0, now)
             .await
             .map_err(|_| IngestError::Stopped)
+    }
+
+    /// An agent heard from is online (its offline alert clears).
+    async fn note_alive(
+        &self,
+        entry: &DeviceEntry,
+        device: DeviceId,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), IngestError> {
+        if let Some(window) = entry.offline_window
+            && self.inner.presence.seen(device.0, window)
+        {
+            let back = SetReachability {
+                reachable: true,
+                detail: String::new(),
+                at: now,
+            };
+            entry
+                .addr
+                .send(back)
+                .await
+                .map_err(|_| IngestError::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// The samples of series the device may send: those it sent before, and new ones while it
+    /// has fewer than `max_series`. Points of further new series are refused and counted.
+    fn within_series_cap(
+        &self,
+        entry: &DeviceEntry,
+        device: DeviceId,
+        mut samples: Vec<centinela_model::Sample>,
+    ) -> Vec<centinela_model::Sample> {
+        let cap = self.inner.config.device_limits.max_series;
+        let mut known = entry.series.lock().unwrap_or_else(|p| p.into_inner());
+        let before = (samples.len(), known.len());
+        samples.retain(|s| {
+            known.contains(s.name.as_str())
+                || (known.len() < cap && known.insert(s.name.as_str().to_owned()))
+        });
+        let refused = before.0 - samples.len();
+        if refused > 0 {
+            self.inner.telemetry.series_refused.inc_by(refused as u64);
+            // Said once, when the device reaches its cap (the counter keeps counting).
+            if before.1 < cap {
+                tracing::warn!(device_id = %device.0, cap, "Device at its series cap: points of new series are refused.");
+            }
+        }
+        samples
+    }
+
+    /// A message of a device was refused at decode: kept as a dead letter with its reason. A
+    /// timestamp outside the window also opens the device's `device.clock_skew` alert (once) and
+    /// counts as hearing from the device: it is alive, only its clock is wrong.
+    pub async fn refused(
+        &self,
+        device: DeviceId,
+        kind: MessageKind,
+        reason: &RejectReason,
+        payload: &[u8],
+    ) -> Result<(), IngestError> {
+        let entry = self.entry(device.0).await?;
+        if let Some(device_time) = reason.skewed_clock() {
+            let now = Utc::now();
+            self.note_alive(&entry, device, now).await?;
+            if self.inner.skewed.insert(device.0, ()).is_none() {
+                let skewed = ClockSkew {
+                    skewed: true,
+                    device_time: Some(device_time),
+                    at: now,
+                };
+                entry
+                    .addr
+                    .send(skewed)
+                    .await
+                    .map_err(|_| IngestError::Stopped)?;
+            }
+        }
+        let detail = reason.to_string();
+        self.dead_letter(
+            &entry,
+            device,
+            kind.as_str(),
+            reason.as_str(),
+            detail,
+            payload.to_vec(),
+        )
+        .await
+    }
+
+    /// Keeps an acknowledged message that cannot be stored (the transport gave up on it).
+    pub async fn give_up(
+        &self,
+        device: DeviceId,
+        kind: MessageKind,
+        detail: String,
+        payload: &[u8],
+    ) -> Result<(), IngestError> {
+        let entry = self.entry(device.0).await?;
+        self.dead_letter(
+            &entry,
+            device,
+            kind.as_str(),
+            "storage",
+            detail,
+            payload.to_vec(),
+        )
+        .await
+    }
+
+    async fn dead_letter(
+        &self,
+        entry: &DeviceEntry,
+        device: DeviceId,
+        kind: &str,
+        reason: &str,
+        detail: String,
+        payload: Vec<u8>,
+    ) -> Result<(), IngestError> {
+        self.inner.telemetry.dead_letter(kind, reason);
+        let letter = DeadLetter {
+            tenant_id: entry.tenant_id,
+            device_id: device.0,
+            kind: kind.to_owned(),
+            reason: reason.to_owned(),
+            detail,
+            payload,
+        };
+        self.inner
+            .writer
+            .dead_letter(letter)
+            .await
+            .map_err(|_| IngestError::Stopped)
+    }
+
+    /// The device timestamps accepted (for decoders).
+    pub fn time_window(&self) -> &TimeWindow {
+        &self.inner.config.time_window
     }
 
     async fn evaluate(
@@ -611,6 +799,24 @@ impl Runtime {
         });
     }
 
+    /// Dead letters are kept as long as metric points (the time window's age), then deleted.
+    fn spawn_dead_letter_expiry(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let cutoff = Utc::now() - inner.config.time_window.max_age;
+                let pool = inner.store.pool().clone();
+                drop(inner);
+                if let Err(error) = dead_letters::delete_before(&pool, cutoff).await {
+                    tracing::warn!(%error, "Expired dead letters not deleted; retrying in an hour.");
+                }
+            }
+        });
+    }
+
     fn sweep_presence(&self) {
         for (device, silent) in self.inner.presence.sweep() {
             if let Some(entry) = self.inner.registry.get(&device) {
@@ -733,10 +939,12 @@ impl Runtime {
     }
 
     /// Clean shutdown, once the transports have stopped feeding the runtime: every device
-    /// actor handles what it was sent (handing its alert changes over), then the writer writes
-    /// everything accepted while every tenant actor stores the alert changes queued. It ends
-    /// only when all of it is stored, so the caller bounds it (with storage down it would wait
-    /// for ever) and reads [`Telemetry::unstored`] for what is missing.
+    /// actor handles what it was sent (handing its alert changes over), the latest inventories
+    /// get one write pass (at most [`INVENTORY_PASS`]: they are state, not acknowledged data),
+    /// then the writer writes everything accepted while every tenant actor stores the alert
+    /// changes queued. It ends only when all of it is stored, so the caller bounds it (with
+    /// storage down it would wait for ever) and reads [`Telemetry::unstored`] for what is
+    /// missing.
     pub async fn shutdown(&self) {
         let settled: Vec<_> = self
             .inner
@@ -746,6 +954,17 @@ impl Runtime {
             .collect();
         for done in settled {
             let _ = done.await;
+        }
+        let inner = &self.inner;
+        let inventories =
+            inner
+                .inventories
+                .write_pending(&inner.store, &inner.telemetry, &inner.writer);
+        if tokio::time::timeout(INVENTORY_PASS, inventories)
+            .await
+            .is_err()
+        {
+            tracing::warn!("Shutdown: the last inventories were not all written in time.");
         }
         let drains: Vec<_> = self
             .inner
@@ -764,6 +983,9 @@ impl Runtime {
         }
     }
 }
+
+/// The longest the shutdown waits for the last inventory writes.
+pub const INVENTORY_PASS: Duration = Duration::from_secs(2);
 
 /// The severity word of a RouterOS log line, from its topics (`system,error,critical`).
 pub fn log_level(topics: &str) -> &'static str {

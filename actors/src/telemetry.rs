@@ -28,6 +28,8 @@ pub struct Telemetry {
     pub lines_stored: Counter,
     /// Failed write attempts (each is retried).
     pub write_failures: Counter,
+    /// Messages and rows kept as dead letters instead of stored, by kind and reason.
+    pub dead_letters: Family<Labels, Counter>,
     /// Points and lines waiting in the writer.
     pub writer_queue: Gauge,
     /// Times a device mailbox was full and ingest had to wait.
@@ -36,6 +38,12 @@ pub struct Telemetry {
     pub alerts: Family<Labels, Counter>,
     /// Tickets opened from alerts.
     pub tickets_created: Counter,
+    /// Alert openings suppressed because their device was past its firing-alert cap.
+    pub alerts_suppressed: Counter,
+    /// Times a device went past its firing-alert cap (`device.alert_storm` opened).
+    pub alert_storms: Counter,
+    /// Points of new series refused because their device was at its series cap.
+    pub series_refused: Counter,
     /// Failed attempts to persist an alert change (each is retried until it succeeds).
     pub alert_persist_failures: Counter,
     /// Alert changes raised by device actors and not yet persisted.
@@ -113,6 +121,11 @@ impl Telemetry {
                 t.write_failures.clone(),
             );
             r.register(
+                "centinela_dead_letters",
+                "Messages and rows kept as dead letters instead of stored, by kind and reason",
+                t.dead_letters.clone(),
+            );
+            r.register(
                 "centinela_writer_queue_depth",
                 "Points and lines waiting in the writer",
                 t.writer_queue.clone(),
@@ -131,6 +144,21 @@ impl Telemetry {
                 "centinela_tickets_created",
                 "Tickets opened from alerts",
                 t.tickets_created.clone(),
+            );
+            r.register(
+                "centinela_alerts_suppressed",
+                "Alert openings suppressed because their device was past its firing-alert cap",
+                t.alerts_suppressed.clone(),
+            );
+            r.register(
+                "centinela_alert_storms",
+                "Times a device went past its firing-alert cap",
+                t.alert_storms.clone(),
+            );
+            r.register(
+                "centinela_series_refused",
+                "Points of new series refused because their device was at its series cap",
+                t.series_refused.clone(),
             );
             r.register(
                 "centinela_alert_persist_failures",
@@ -265,6 +293,16 @@ impl Telemetry {
         self.sessions_closed
             .get_or_create(&vec![
                 ("transport".to_owned(), transport.to_owned()),
+                ("reason".to_owned(), reason.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Counts a dead letter.
+    pub fn dead_letter(&self, kind: &str, reason: &str) {
+        self.dead_letters
+            .get_or_create(&vec![
+                ("kind".to_owned(), kind.to_owned()),
                 ("reason".to_owned(), reason.to_owned()),
             ])
             .inc();

@@ -2,9 +2,14 @@
 //! are batched by size (`batch_rows`) and time (`flush_interval`), and are written with binary
 //! `COPY` (points) or one multi-row insert (lines). Point batches are pipelined: up to
 //! `copy_parallelism` COPYs run at once on their own connections while the next batch fills, so
-//! encoding, the network and PostgreSQL overlap instead of taking turns. A failed write keeps
-//! its batch and is retried with backoff, each failure logged and counted; when every COPY slot
-//! is busy, new input waits (the bounded channel slows the transports).
+//! encoding, the network and PostgreSQL overlap instead of taking turns. A write that fails for
+//! a transient reason (connection lost, pool exhausted) keeps its batch and is retried with
+//! backoff, each failure logged and counted; one that fails on its data (SQLSTATE classes 22/23)
+//! is split until the refused rows are found (`storage::dead_letters::isolate`): those become
+//! dead letters with PostgreSQL's reason, counted on `centinela_dead_letters`, and the rest is
+//! stored, so one poison row never holds the others. When every COPY slot is busy, new input
+//! waits (the bounded channel slows the transports). Dead letters of refused messages queue here
+//! too, written with the log lines.
 //! [`WriterHandle::shutdown`] drains the channel and flushes everything accepted before it
 //! returns. Devices' last-seen times are kept in memory and written every
 //! [`SEEN_FLUSH_INTERVAL`] in one statement (liveness itself is tracked in memory by the
@@ -13,8 +18,9 @@
 
 use crate::telemetry::Telemetry;
 use centinela_model::Scope;
+use centinela_storage::dead_letters::{self, DeadLetter, isolate};
 use centinela_storage::metrics::{MetricRow, copy_rows};
-use centinela_storage::{Store, devices, logs::LogLine};
+use centinela_storage::{StorageError, Store, devices, logs::LogLine};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +67,7 @@ enum Input {
         at: DateTime<Utc>,
     },
     Line(LogLine),
+    DeadLetter(DeadLetter),
     Seen(Uuid, DateTime<Utc>),
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
@@ -107,6 +114,14 @@ impl WriterHandle {
             .map_err(|_| WriterStopped)
     }
 
+    /// Queues a dead letter (a message that was acknowledged but cannot be stored).
+    pub async fn dead_letter(&self, letter: DeadLetter) -> Result<(), WriterStopped> {
+        self.tx
+            .send(Input::DeadLetter(letter))
+            .await
+            .map_err(|_| WriterStopped)
+    }
+
     /// Records that a device was heard from.
     pub async fn seen(&self, device: Uuid, at: DateTime<Utc>) -> Result<(), WriterStopped> {
         self.tx
@@ -140,6 +155,7 @@ struct Writer {
     config: WriterConfig,
     points: Vec<MetricRow>,
     lines: Vec<LogLine>,
+    dead: Vec<DeadLetter>,
     seen: HashMap<Uuid, DateTime<Utc>>,
     /// COPYs under way, each resolving to the rows it stored.
     copies: tokio::task::JoinSet<u64>,
@@ -158,6 +174,7 @@ pub fn spawn(store: Store, telemetry: Arc<Telemetry>, config: WriterConfig) -> W
         config,
         points: Vec::new(),
         lines: Vec::new(),
+        dead: Vec::new(),
         seen: HashMap::new(),
         copies: tokio::task::JoinSet::new(),
     };
@@ -233,6 +250,7 @@ impl Writer {
                 }
             }
             Input::Line(line) => self.lines.push(line),
+            Input::DeadLetter(letter) => self.dead.push(letter),
             Input::Seen(device, at) => self.note_seen(device, at),
             Input::Flush(done) => {
                 self.flush_all().await;
@@ -242,7 +260,7 @@ impl Writer {
         }
         self.telemetry
             .writer_queue
-            .set((self.points.len() + self.lines.len()) as i64);
+            .set((self.points.len() + self.lines.len() + self.dead.len()) as i64);
         None
     }
 
@@ -285,28 +303,51 @@ impl Writer {
         let rows = std::mem::take(&mut self.points);
         let store = self.store.clone();
         let telemetry = self.telemetry.clone();
-        self.copies.spawn(async move {
-            retry(&telemetry, "metric points", || {
-                copy_rows(store.pool(), &rows)
-            })
-            .await
-        });
+        self.copies
+            .spawn(async move { copy_isolating(&store, &telemetry, rows).await });
     }
 
+    /// Writes the buffered log lines (a refused line becomes a dead letter) and dead letters.
     async fn flush_lines(&mut self) {
-        if self.lines.is_empty() {
-            return;
+        // Lines handled here (stored, or kept as dead letters below): the shutdown's account.
+        let mut kept = 0;
+        if !self.lines.is_empty() {
+            let lines = std::mem::take(&mut self.lines);
+            kept = lines.len() as u64;
+            let store = &self.store;
+            let mut backoff = Backoff::new(&self.telemetry, "log lines");
+            let outcome = isolate(
+                &lines,
+                |chunk| async move {
+                    let mut tx = store.begin(Scope::All).await?;
+                    let n = centinela_storage::logs::insert_many(&mut tx, chunk).await?;
+                    tx.commit().await?;
+                    Ok(n)
+                },
+                |error| backoff.pause(error),
+            )
+            .await;
+            for (index, detail) in outcome.refused {
+                let line = &lines[index];
+                let payload = serde_json::json!({
+                    "ts": line.ts.to_rfc3339(), "level": line.level, "source": line.source,
+                    "message": line.message,
+                });
+                self.dead.push(refused_row(
+                    &self.telemetry,
+                    line.tenant_id,
+                    line.device_id,
+                    "log_line",
+                    detail,
+                    payload.to_string().into_bytes(),
+                ));
+            }
         }
-        let lines = std::mem::take(&mut self.lines);
-        let store = self.store.clone();
-        retry(&self.telemetry, "log lines", || async {
-            let mut tx = store.begin(Scope::All).await?;
-            let n = centinela_storage::logs::insert_many(&mut tx, &lines).await?;
-            tx.commit().await?;
-            Ok(n)
-        })
-        .await;
-        self.telemetry.lines_stored.inc_by(lines.len() as u64);
+        if !self.dead.is_empty() {
+            let dead = std::mem::take(&mut self.dead);
+            store_dead_letters(&self.store, &self.telemetry, &dead).await;
+        }
+        self.telemetry.lines_stored.inc_by(kept);
     }
 
     async fn flush_seen(&mut self) {
@@ -326,23 +367,128 @@ impl Writer {
     }
 }
 
-/// Retries a write until it succeeds, with exponential backoff capped at 5 s. Accepted data is
-/// never dropped; while the database is down, input waits in the bounded channel.
-async fn retry<F, Fut>(telemetry: &Telemetry, what: &str, mut write: F) -> u64
+/// COPYs a batch of points; rows PostgreSQL refuses become dead letters. Returns the rows
+/// kept (stored, or kept as dead letters): what the shutdown counts as no longer at risk.
+async fn copy_isolating(store: &Store, telemetry: &Telemetry, rows: Vec<MetricRow>) -> u64 {
+    let mut backoff = Backoff::new(telemetry, "metric points");
+    let outcome = isolate(
+        &rows,
+        |chunk| copy_rows(store.pool(), chunk),
+        |error| backoff.pause(error),
+    )
+    .await;
+    if !outcome.refused.is_empty() {
+        let letters: Vec<DeadLetter> = outcome
+            .refused
+            .into_iter()
+            .map(|(index, detail)| {
+                let row = &rows[index];
+                let payload = serde_json::json!({
+                    "ts": row.ts.to_rfc3339(), "name": row.name, "value": row.value,
+                });
+                refused_row(
+                    telemetry,
+                    row.tenant_id,
+                    row.device_id,
+                    "metric_point",
+                    detail,
+                    payload.to_string().into_bytes(),
+                )
+            })
+            .collect();
+        store_dead_letters(store, telemetry, &letters).await;
+    }
+    rows.len() as u64
+}
+
+/// A row PostgreSQL refused, as a dead letter (counted).
+fn refused_row(
+    telemetry: &Telemetry,
+    tenant_id: Uuid,
+    device_id: Uuid,
+    kind: &str,
+    detail: String,
+    payload: Vec<u8>,
+) -> DeadLetter {
+    tracing::warn!(%device_id, kind, error = %detail, "PostgreSQL refused a row; kept as a dead letter.");
+    telemetry.dead_letter(kind, "data_error");
+    DeadLetter {
+        tenant_id,
+        device_id,
+        kind: kind.to_owned(),
+        reason: "data_error".to_owned(),
+        detail,
+        payload,
+    }
+}
+
+/// Stores dead letters (retrying transient errors like any write); they were counted where
+/// they were made.
+async fn store_dead_letters(store: &Store, telemetry: &Telemetry, letters: &[DeadLetter]) {
+    let mut backoff = Backoff::new(telemetry, "dead letters");
+    let outcome = isolate(
+        letters,
+        |chunk| async move {
+            let mut tx = store.begin(Scope::All).await?;
+            let n = dead_letters::insert_many(&mut tx, chunk).await?;
+            tx.commit().await?;
+            Ok(n)
+        },
+        |error| backoff.pause(error),
+    )
+    .await;
+    // Cannot happen by construction (bytea payload, text freed of NUL); said loudly if it does.
+    for (index, error) in outcome.refused {
+        tracing::error!(device_id = %letters[index].device_id, %error, "A dead letter could not be stored.");
+    }
+}
+
+/// Exponential backoff between attempts of a write that failed for a transient reason, capped
+/// at 5 s; each failure is logged and counted. Accepted data is never dropped: while the
+/// database is down, input waits in the bounded channel.
+struct Backoff<'a> {
+    telemetry: &'a Telemetry,
+    what: &'static str,
+    next: Duration,
+}
+
+impl<'a> Backoff<'a> {
+    fn new(telemetry: &'a Telemetry, what: &'static str) -> Backoff<'a> {
+        Backoff {
+            telemetry,
+            what,
+            next: Duration::from_millis(50),
+        }
+    }
+
+    /// Counts and logs a failure; returns the pause to take before the next attempt.
+    fn pause(&mut self, error: &StorageError) -> tokio::time::Sleep {
+        self.telemetry.write_failures.inc();
+        let what = self.what;
+        tracing::error!(%error, what, retry_in_ms = self.next.as_millis() as u64, "Write failed; retrying.");
+        let pause = tokio::time::sleep(self.next);
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        pause
+    }
+}
+
+/// Retries a write until it succeeds or fails on its data (then it is logged and given up:
+/// writing it again would fail again).
+async fn retry<F, Fut>(telemetry: &Telemetry, what: &'static str, mut write: F) -> u64
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = centinela_storage::Result<u64>>,
 {
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new(telemetry, what);
     loop {
         match write().await {
             Ok(n) => return n,
-            Err(error) => {
+            Err(error) if error.is_data_error() => {
                 telemetry.write_failures.inc();
-                tracing::error!(%error, what, retry_in_ms = backoff.as_millis() as u64, "Write failed; retrying.");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                tracing::error!(%error, what, "Write refused on its data; not retried.");
+                return 0;
             }
+            Err(error) => backoff.pause(&error).await,
         }
     }
 }

@@ -16,6 +16,30 @@ use uuid::Uuid;
 /// Raw points returned at most per request.
 const MAX_RAW_POINTS: i64 = 10_000;
 
+/// Buckets one request may ask for (`(to - from) / bucket`): past it, 400 naming `bucket`,
+/// before any database work (a one-second bucket over a year is 31 million groups).
+pub const MAX_BUCKETS: i64 = 10_000;
+
+/// Refuses a bucket width that cuts `from..to` into more than [`MAX_BUCKETS`] buckets.
+fn check_bucket_count(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    width: Duration,
+) -> Result<(), ApiError> {
+    let span = (to - from).num_milliseconds();
+    let width_ms = width.num_milliseconds().max(1);
+    let buckets = span.div_euclid(width_ms) + i64::from(span.rem_euclid(width_ms) > 0);
+    if buckets > MAX_BUCKETS {
+        return Err(ApiError::field(
+            "bucket",
+            format!(
+                "from..to holds {buckets} buckets of this width; at most {MAX_BUCKETS} per query (widen bucket or narrow from/to)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Query of the metrics endpoint.
 #[derive(Debug, Deserialize)]
 pub struct MetricsQuery {
@@ -87,6 +111,9 @@ pub async fn series(
             ApiError::field("bucket", "bucket must look like 30s, 1m, 5m, 1h or 1d")
         })?),
     };
+    if let Some(width) = bucket {
+        check_bucket_count(from, to, width)?;
+    }
     let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     let points = match bucket {
@@ -125,6 +152,20 @@ mod tests {
         ] {
             assert_eq!(parse_bucket(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn bucket_count_is_capped_and_names_the_parameter() {
+        let from: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let minute = Duration::minutes(1);
+        assert!(check_bucket_count(from, from + minute * 10_000, minute).is_ok());
+        let over = check_bucket_count(from, from + minute * 10_000 + Duration::seconds(1), minute);
+        assert!(
+            matches!(over, Err(ApiError::BadRequest { field: Some(ref f), .. }) if f == "bucket")
+        );
+        assert!(
+            check_bucket_count(from, from + Duration::days(365), Duration::seconds(1)).is_err()
+        );
     }
 
     #[test]

@@ -11,9 +11,10 @@ use uuid::Uuid;
 
 fn payload_decode(c: &mut Criterion) {
     let body = br#"{"ts":"2026-11-22T10:00:00Z","metrics":{"cpu.usage_pct":93.5,"mem.used_pct":71.2,"disk.used_pct{mount=C:}":88.0,"net.rx_bps":1200.0,"net.tx_bps":800.0,"load.1m":0.7,"proc.count":212,"uptime.s":86400,"cpu.temp_c":55.0,"swap.used_pct":3.0}}"#;
-    let now = Utc::now();
+    let now = "2026-11-22T10:00:00Z".parse().unwrap();
+    let limits = centinela_model::payload::DecodeLimits::default();
     c.bench_function("decode telemetry, 10 metrics", |b| {
-        b.iter(|| decode(MessageKind::Telemetry, black_box(body), 65536, now).unwrap())
+        b.iter(|| decode(MessageKind::Telemetry, black_box(body), &limits, now).unwrap())
     });
 }
 

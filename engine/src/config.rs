@@ -271,6 +271,16 @@ pub struct EngineSettings {
     /// acknowledged is drained and stored, then the engine exits 0; if something accepted is
     /// still not stored at this deadline (e.g. PostgreSQL down) it exits 1 naming the count.
     pub shutdown_timeout_s: u64,
+    /// Seconds a device timestamp may be ahead of the engine's clock; later ones are refused
+    /// (`bad_timestamp`) and open the device's `device.clock_skew` alert. Timestamps older than
+    /// `storage.retention_days` are refused the same way.
+    pub max_clock_skew_s: u64,
+    /// Distinct series one device may send (since the engine started); points of new series
+    /// past it are refused (`centinela_series_refused`), existing series continue.
+    pub max_series_per_device: usize,
+    /// Alerts one device may have firing at once; past it one `device.alert_storm` alert opens
+    /// and the device's further openings are suppressed until it is down to 80% of the cap.
+    pub max_firing_alerts_per_device: usize,
 }
 
 impl Default for EngineSettings {
@@ -281,6 +291,9 @@ impl Default for EngineSettings {
             mailbox_capacity: 64,
             alert_queue: 4_096,
             shutdown_timeout_s: 20,
+            max_clock_skew_s: 600,
+            max_series_per_device: 500,
+            max_firing_alerts_per_device: 50,
         }
     }
 }

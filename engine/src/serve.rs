@@ -203,6 +203,16 @@ fn runtime_config(settings: &Settings) -> RuntimeConfig {
             multiple: settings.agents.offline_multiple.max(2),
             ..centinela_actors::PresenceConfig::default()
         },
+        time_window: centinela_model::time::TimeWindow {
+            max_age: chrono::Duration::days(i64::from(settings.storage.retention_days.max(1))),
+            max_ahead: chrono::Duration::seconds(
+                i64::try_from(settings.engine.max_clock_skew_s).unwrap_or(i64::MAX),
+            ),
+        },
+        device_limits: centinela_actors::DeviceLimits {
+            max_series: settings.engine.max_series_per_device.max(1),
+            max_firing: settings.engine.max_firing_alerts_per_device.max(1),
+        },
     }
 }
 

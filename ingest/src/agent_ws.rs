@@ -227,13 +227,19 @@ impl AgentSession {
             None => return self.refuse(ctx, &RejectReason::UnknownType),
         };
         let id = object.get("id").cloned();
-        let decoded = decode_object(kind, &object, Utc::now());
+        let decoded = decode_object(kind, &object, self.runtime.time_window(), Utc::now());
         let runtime = self.runtime.clone();
         let device = self.device;
+        // Only a refused message needs its bytes (for its dead letter).
+        let payload = if decoded.is_err() {
+            text.as_bytes().to_vec()
+        } else {
+            Vec::new()
+        };
         // `wait` holds further frames until this one is in: order is kept and a saturated
         // engine slows the socket instead of queueing without bound.
         ctx.wait(
-            async move { deliver(&runtime, "ws", device, kind, decoded).await }
+            async move { deliver(&runtime, "ws", device, kind, decoded, &payload).await }
                 .into_actor(self)
                 .map(move |result, _, ctx| match result {
                     Ok(()) => {

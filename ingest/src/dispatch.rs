@@ -1,5 +1,7 @@
 //! The step every transport shares: decode a message of a device and hand it to the runtime,
-//! counting acceptances and refusals by transport and reason.
+//! counting acceptances and refusals by transport and reason. A message of a known device
+//! refused on its content is not dropped silently: the runtime keeps it as a dead letter with
+//! its reason (and a timestamp outside the window tells the device's clock is off).
 
 use centinela_actors::{IngestError, Runtime};
 use centinela_model::DeviceId;
@@ -27,13 +29,14 @@ impl Refused {
     }
 }
 
-/// Hands a decoded message to the runtime and counts the outcome.
+/// Hands a decoded message (decoded from `payload`) to the runtime and counts the outcome.
 pub async fn deliver(
     runtime: &Runtime,
     transport: &str,
     device: DeviceId,
     kind: MessageKind,
     decoded: Result<AgentMessage, RejectReason>,
+    payload: &[u8],
 ) -> Result<(), Refused> {
     let telemetry = runtime.telemetry();
     let result = match decoded {
@@ -49,6 +52,12 @@ pub async fn deliver(
         Err(refused) => {
             telemetry.refused(transport, refused.label());
             tracing::warn!(%device, transport, kind = kind.as_str(), error = %refused, "Message rejected.");
+            if let Refused::Payload(reason) = refused
+                && *reason != RejectReason::UnknownDevice
+                && let Err(error) = runtime.refused(device, kind, reason, payload).await
+            {
+                tracing::warn!(%device, %error, "Refused message not kept as a dead letter.");
+            }
         }
     }
     result

@@ -3,18 +3,47 @@
 //! Topics are `/tenants/{device_key}/{kind}`. Payloads are UTF-8 JSON objects under a size limit;
 //! telemetry values must be finite numbers. Each refusal has a [`RejectReason`] whose
 //! [`RejectReason::as_str`] is a bounded label for counters.
+//!
+//! Nothing that leaves this module can fail to be stored for what it contains:
+//! - a `ts` outside the [`TimeWindow`] is refused (`bad_timestamp`) in every kind, even those
+//!   that do not store it (a device whose clock is off is told so, see the runtime);
+//! - text PostgreSQL cannot store (NUL: `text` refuses the byte, `jsonb` the `\u0000` escape)
+//!   is *cleaned* where the text is free-form and worth keeping — every string and key of an
+//!   inventory or a command result, an event's level, source and message — by replacing each
+//!   NUL with U+FFFD, so the reader sees that something was there; it is *refused* where the text
+//!   is an identifier — a metric name or label (`bad_metric_name`), since a series name that is
+//!   silently changed would be a different series.
 
 use crate::ids::DeviceId;
 use crate::metric::{MetricName, Sample};
-use crate::time::parse_timestamp;
+use crate::time::{TimeWindow, parse_timestamp};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Default payload size limit (bytes); configurable at the transport.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
 /// Most metrics accepted in one telemetry message.
 pub const MAX_METRICS_PER_MESSAGE: usize = 1000;
+
+/// The limits a decoder applies (settings of the transport and of storage).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest payload accepted, in bytes.
+    pub max_payload_bytes: usize,
+    /// Timestamps accepted, relative to the engine's clock.
+    pub window: TimeWindow,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            window: TimeWindow::default(),
+        }
+    }
+}
 
 /// What a message on a device's topic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +94,8 @@ pub enum RejectReason {
     BadField(&'static str),
     #[error("invalid timestamp")]
     BadTimestamp,
+    #[error("timestamp {ts} is older than the retention window or too far in the future")]
+    TimestampOutOfRange { ts: DateTime<Utc> },
     #[error("metric '{name}': {reason}")]
     BadMetricName { name: String, reason: String },
     #[error("metric '{0}' is not a number")]
@@ -90,7 +121,9 @@ impl RejectReason {
             RejectReason::InvalidJson(_) => "invalid_json",
             RejectReason::NotAnObject => "not_an_object",
             RejectReason::BadField(_) => "bad_field",
-            RejectReason::BadTimestamp => "bad_timestamp",
+            RejectReason::BadTimestamp | RejectReason::TimestampOutOfRange { .. } => {
+                "bad_timestamp"
+            }
             RejectReason::BadMetricName { .. } => "bad_metric_name",
             RejectReason::NotANumber(_) => "not_a_number",
             RejectReason::NonFinite(_) => "non_finite",
@@ -98,6 +131,14 @@ impl RejectReason {
             RejectReason::BadTopic => "bad_topic",
             RejectReason::UnknownDevice => "unknown_device",
             RejectReason::UnknownType => "unknown_type",
+        }
+    }
+
+    /// The device's time when the refusal says its clock is off.
+    pub fn skewed_clock(&self) -> Option<DateTime<Utc>> {
+        match self {
+            RejectReason::TimestampOutOfRange { ts } => Some(*ts),
+            _ => None,
         }
     }
 
@@ -148,6 +189,20 @@ pub enum AgentMessage {
     },
 }
 
+impl AgentMessage {
+    /// Whether this message tells the device's clock is right again: the kinds whose time is
+    /// used (telemetry, heartbeat, events) passed the window. A message without `ts` is stamped
+    /// with the engine's time and cannot be judged; it counts as good.
+    pub fn vouches_for_clock(&self) -> bool {
+        matches!(
+            self,
+            AgentMessage::Telemetry { .. }
+                | AgentMessage::Heartbeat { .. }
+                | AgentMessage::Event(_)
+        )
+    }
+}
+
 /// Splits `/tenants/{device_key}/{kind}` into the device and the message kind.
 pub fn parse_topic(topic: &str) -> Result<(DeviceId, MessageKind), RejectReason> {
     let rest = topic
@@ -179,15 +234,16 @@ pub fn parse_object(payload: &[u8], limit: usize) -> Result<Map<String, Value>, 
     }
 }
 
-/// Decodes a message body of the given kind. `now` stamps messages that carry no `ts`.
+/// Decodes a message body of the given kind. `now` stamps messages that carry no `ts` and is
+/// what the time window is measured from.
 pub fn decode(
     kind: MessageKind,
     payload: &[u8],
-    limit: usize,
+    limits: &DecodeLimits,
     now: DateTime<Utc>,
 ) -> Result<AgentMessage, RejectReason> {
-    let object = parse_object(payload, limit)?;
-    decode_object(kind, &object, now)
+    let object = parse_object(payload, limits.max_payload_bytes)?;
+    decode_object(kind, &object, &limits.window, now)
 }
 
 /// Decodes an already-parsed JSON object (the `/ws/agent` path, where the envelope carries
@@ -195,12 +251,16 @@ pub fn decode(
 pub fn decode_object(
     kind: MessageKind,
     object: &Map<String, Value>,
+    window: &TimeWindow,
     now: DateTime<Utc>,
 ) -> Result<AgentMessage, RejectReason> {
     let ts = match object.get("ts") {
         None | Some(Value::Null) => now,
         Some(v) => parse_timestamp(v).ok_or(RejectReason::BadTimestamp)?,
     };
+    if !window.contains(ts, now) {
+        return Err(RejectReason::TimestampOutOfRange { ts });
+    }
     match kind {
         MessageKind::Telemetry => decode_telemetry(object, ts),
         MessageKind::Heartbeat => Ok(AgentMessage::Heartbeat {
@@ -208,11 +268,11 @@ pub fn decode_object(
             dropped: object.get("dropped").and_then(Value::as_u64).unwrap_or(0),
         }),
         MessageKind::Inventory => Ok(AgentMessage::Inventory {
-            inventory: Value::Object(object.clone()),
+            inventory: Value::Object(clean_object(object)),
         }),
         MessageKind::Events => decode_event(object, ts),
         MessageKind::CommandResult => Ok(AgentMessage::CommandResult {
-            result: Value::Object(object.clone()),
+            result: Value::Object(clean_object(object)),
         }),
     }
 }
@@ -257,7 +317,7 @@ fn decode_event(
         object
             .get(field)
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .map(|s| clean_text(s).into_owned())
             .ok_or(RejectReason::BadField(field))
     };
     Ok(AgentMessage::Event(DeviceEvent {
@@ -268,6 +328,34 @@ fn decode_event(
     }))
 }
 
+/// The replacement for a NUL: visible, and storable everywhere.
+const NUL_REPLACEMENT: char = '\u{FFFD}';
+
+/// Text with every NUL replaced by U+FFFD (borrowed when there is none, the usual case).
+pub fn clean_text(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', &NUL_REPLACEMENT.to_string()))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// A JSON value with NUL replaced in every string and key, at any depth.
+pub fn clean_json(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(clean_text(s).into_owned()),
+        Value::Array(items) => Value::Array(items.iter().map(clean_json).collect()),
+        Value::Object(map) => Value::Object(clean_object(map)),
+        other => other.clone(),
+    }
+}
+
+fn clean_object(map: &Map<String, Value>) -> Map<String, Value> {
+    map.iter()
+        .map(|(k, v)| (clean_text(k).into_owned(), clean_json(v)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,8 +364,15 @@ mod tests {
         "2026-11-22T10:00:00Z".parse().unwrap()
     }
 
+    fn limits() -> DecodeLimits {
+        DecodeLimits {
+            max_payload_bytes: 1024,
+            window: TimeWindow::default(),
+        }
+    }
+
     fn telemetry(body: &[u8]) -> Result<AgentMessage, RejectReason> {
-        decode(MessageKind::Telemetry, body, 1024, now())
+        decode(MessageKind::Telemetry, body, &limits(), now())
     }
 
     #[test]
@@ -329,5 +424,154 @@ mod tests {
         assert!(parse_topic("/tenants/abc/telemetry").is_err());
         assert!(parse_topic(&format!("/tenants/{}/other", id.key())).is_err());
         assert!(parse_topic("telemetry").is_err());
+    }
+
+    const KINDS: [MessageKind; 5] = [
+        MessageKind::Telemetry,
+        MessageKind::Heartbeat,
+        MessageKind::Inventory,
+        MessageKind::Events,
+        MessageKind::CommandResult,
+    ];
+
+    #[test]
+    fn timestamps_outside_the_window_are_refused_in_every_kind() {
+        let ancient = br#"{"ts":-300000000000000,"metrics":{"a":1},"message":"x"}"#;
+        let future = br#"{"ts":"2026-11-22T10:11:00Z","metrics":{"a":1},"message":"x"}"#;
+        let fine = br#"{"ts":"2026-11-22T10:09:00Z","metrics":{"a":1},"message":"x"}"#;
+        for kind in KINDS {
+            for body in [&ancient[..], &future[..]] {
+                let err = decode(kind, body, &limits(), now()).unwrap_err();
+                assert_eq!(err.as_str(), "bad_timestamp", "{kind:?}");
+                assert!(err.skewed_clock().is_some(), "{kind:?}");
+            }
+            assert!(decode(kind, fine, &limits(), now()).is_ok(), "{kind:?}");
+        }
+        // Unparseable is bad_timestamp too, but says nothing about the device's clock.
+        let err = telemetry(br#"{"ts":"soon","metrics":{"a":1}}"#).unwrap_err();
+        assert_eq!(err.skewed_clock(), None);
+    }
+
+    #[test]
+    fn nul_is_cleaned_in_free_text_and_refused_in_series_names() {
+        let inventory = br#"{"os":"Win\u0000dows","disks":[{"na\u0000me":"C\u0000"}]}"#;
+        let AgentMessage::Inventory { inventory } =
+            decode(MessageKind::Inventory, inventory, &limits(), now()).unwrap()
+        else {
+            panic!("not inventory")
+        };
+        let text = inventory.to_string();
+        assert!(!text.contains("\\u0000"), "{text}");
+        assert_eq!(inventory["os"], "Win\u{FFFD}dows");
+        assert_eq!(inventory["disks"][0]["na\u{FFFD}me"], "C\u{FFFD}");
+        let event = br#"{"level":"in\u0000fo","source":"s\u0000","message":"a\u0000b"}"#;
+        let AgentMessage::Event(event) =
+            decode(MessageKind::Events, event, &limits(), now()).unwrap()
+        else {
+            panic!("not an event")
+        };
+        assert!(!format!("{}{}{}", event.level, event.source, event.message).contains('\0'));
+        let result = br#"{"command_id":"x","stdout":"o\u0000k"}"#;
+        let AgentMessage::CommandResult { result } =
+            decode(MessageKind::CommandResult, result, &limits(), now()).unwrap()
+        else {
+            panic!("not a result")
+        };
+        assert_eq!(result["stdout"], "o\u{FFFD}k");
+        let label = br#"{"metrics":{"disk.used_pct{mount=\u0000}":1}}"#;
+        assert_eq!(telemetry(label).unwrap_err().as_str(), "bad_metric_name");
+    }
+
+    fn json_has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(json_has_nul),
+            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+            _ => false,
+        }
+    }
+
+    /// Holds for every message that decodes: nothing in it can be refused by PostgreSQL.
+    fn storable(message: &AgentMessage) -> bool {
+        let no_nul = |s: &str| !s.contains('\0');
+        let in_window = |ts| limits().window.contains(ts, now());
+        match message {
+            AgentMessage::Telemetry { samples } => samples
+                .iter()
+                .all(|s| no_nul(s.name.as_str()) && s.value.is_finite() && in_window(s.ts)),
+            AgentMessage::Heartbeat { ts, .. } => in_window(*ts),
+            AgentMessage::Inventory { inventory: v }
+            | AgentMessage::CommandResult { result: v } => !json_has_nul(v),
+            AgentMessage::Event(e) => {
+                no_nul(&e.level) && no_nul(&e.source) && no_nul(&e.message) && in_window(e.ts)
+            }
+        }
+    }
+
+    fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let text = || proptest::string::string_regex("(.|\\x00){0,12}").unwrap();
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 8, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map(text(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_and_refusals_have_a_reason(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            for kind in KINDS {
+                match decode(kind, &body, &limits(), now()) {
+                    Ok(message) => proptest::prop_assert!(storable(&message)),
+                    Err(reason) => {
+                        proptest::prop_assert!(RejectReason::LABELS.contains(&reason.as_str()));
+                        proptest::prop_assert!(!reason.to_string().is_empty());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics_and_what_passes_is_storable(
+            mut fields in proptest::collection::btree_map(
+                "(ts|metrics|message|level|source|dropped|[a-z\\x00]{1,6})",
+                arbitrary_json(),
+                0..6,
+            ),
+            metrics in proptest::collection::btree_map(
+                "[a-z._]{1,8}(\\{[a-z]=[^{}=,]{1,3}\\})?",
+                proptest::prelude::any::<f64>(),
+                0..4,
+            ),
+            ts_ms in proptest::prelude::any::<i64>(),
+        ) {
+            let metrics: Map<String, Value> =
+                metrics.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+            fields.entry("metrics".into()).or_insert(Value::Object(metrics));
+            fields.entry("ts".into()).or_insert(Value::from(ts_ms));
+            let body = Value::Object(fields.into_iter().collect()).to_string();
+            for kind in KINDS {
+                let big = DecodeLimits { max_payload_bytes: 1 << 20, ..limits() };
+                match decode(kind, body.as_bytes(), &big, now()) {
+                    Ok(message) => proptest::prop_assert!(storable(&message), "{body}"),
+                    Err(reason) => {
+                        proptest::prop_assert!(RejectReason::LABELS.contains(&reason.as_str()));
+                        proptest::prop_assert!(!reason.to_string().is_empty());
+                    }
+                }
+            }
+        }
     }
 }

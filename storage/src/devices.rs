@@ -228,7 +228,9 @@ pub async fn inventory(conn: &mut PgConnection, id: Uuid) -> Result<Option<serde
     row.map(|r| r.0).ok_or(StorageError::NotFound)
 }
 
-/// Moves `last_seen_at` forward for many devices at once.
+/// Moves `last_seen_at` forward for many devices at once. Rows locked by someone else (a long
+/// transaction on one device) are skipped, not waited for: the writer that calls this serves
+/// every device, and the skipped ones are written with their next report.
 pub async fn touch_last_seen(
     conn: &mut PgConnection,
     ids: &[Uuid],
@@ -236,7 +238,9 @@ pub async fn touch_last_seen(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE devices d SET last_seen_at = greatest(d.last_seen_at, v.seen)
-         FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, seen) WHERE d.id = v.id",
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, seen)
+         WHERE d.id = v.id
+           AND d.id IN (SELECT id FROM devices WHERE id = ANY($1) FOR UPDATE SKIP LOCKED)",
     )
     .bind(ids)
     .bind(seen)

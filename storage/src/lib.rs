@@ -10,7 +10,8 @@
 //!
 //! Modules: [`tenants`], [`sites`], [`users`], [`devices`], [`thresholds`], [`alerts`],
 //! [`tickets`], [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
-//! [`logs`], [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
+//! [`logs`], [`dead_letters`] (what cannot be stored, with its reason, and the batch splitting
+//! that finds it), [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
 //! the caller), [`log_rules`] (per-tenant log heuristics settings), [`scripts`] (remote
 //! scripts, approvals, runs, the command signing key), [`timescale`] (TimescaleDB or native
 //! partitioning, decided before migrating), [`sessions`] (login sessions, refresh token
@@ -26,6 +27,7 @@ macro_rules! sqlf {
 
 pub mod alerts;
 pub mod audit;
+pub mod dead_letters;
 pub mod devices;
 pub mod log_rules;
 pub mod logs;

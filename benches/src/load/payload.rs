@@ -174,8 +174,9 @@ mod tests {
         let decoded = centinela_model::payload::decode(
             centinela_model::payload::MessageKind::Telemetry,
             &buf,
-            65536,
-            Utc::now(),
+            &centinela_model::payload::DecodeLimits::default(),
+            // The body's own time, so the timestamp window holds.
+            chrono::DateTime::from_timestamp_micros(5).unwrap(),
         );
         assert!(decoded.is_ok());
     }

@@ -6,7 +6,7 @@
 
 use crate::dispatch::deliver;
 use centinela_actors::{Runtime, Telemetry};
-use centinela_model::payload::{RejectReason, decode, parse_topic};
+use centinela_model::payload::{DecodeLimits, RejectReason, decode, parse_topic};
 use chrono::Utc;
 use rumqttd::local::{LinkError, LinkRx, LinkTx};
 use rumqttd::{FlowGate, Meter, Notification};
@@ -104,17 +104,30 @@ async fn handle(runtime: &Runtime, topic: &[u8], payload: &[u8], limit: usize) {
             return;
         }
     };
+    let limits = DecodeLimits {
+        max_payload_bytes: limit,
+        window: *runtime.time_window(),
+    };
     // The broker has already acknowledged the publish (QoS 1 is agent → broker): a temporary
-    // failure of the engine is retried here, holding the link so the broker's flow control
-    // slows the device instead of the message being lost.
+    // failure of the engine (the database unreachable while loading the device or storing a
+    // command result) is retried here, holding the link so the broker's flow control slows the
+    // publishers instead of the message being lost. Data errors never come back here (the
+    // runtime keeps those as dead letters), and inventories are written off this path.
     let mut backoff = std::time::Duration::from_millis(100);
     for attempt in 1..=8 {
-        let decoded = decode(kind, payload, limit, Utc::now());
-        match deliver(runtime, "mqtt", device, kind, decoded).await {
+        let decoded = decode(kind, payload, &limits, Utc::now());
+        match deliver(runtime, "mqtt", device, kind, decoded, payload).await {
             Err(crate::dispatch::Refused::Storage(error)) if attempt < 8 => {
                 tracing::warn!(%device, attempt, %error, "Retrying an MQTT message the engine could not store.");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(crate::dispatch::Refused::Storage(error)) => {
+                // Given up: kept as a dead letter rather than lost without a trace.
+                if let Err(failed) = runtime.give_up(device, kind, error, payload).await {
+                    tracing::error!(%device, error = %failed, "An acknowledged MQTT message was lost.");
+                }
+                return;
             }
             _ => return,
         }

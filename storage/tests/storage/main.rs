@@ -1,6 +1,8 @@
 //! Storage against a real PostgreSQL: the native-partitioning fallback, row-level security,
 //! binary COPY and ticket numbering. Each test gets a fresh database.
 
+mod dead_letters;
+
 use centinela_model::{Scope, TenantId};
 use centinela_storage::metrics::{self, Layout, MetricRow};
 use centinela_storage::testing::fresh_store;
