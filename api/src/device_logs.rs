@@ -8,7 +8,6 @@ use crate::error::{ApiError, commit};
 use crate::page::{self, Page};
 use crate::state::ApiState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use centinela_storage::Keyset;
 use centinela_storage::logs::{self, LogLine};
 use chrono::{Duration, SecondsFormat, Utc};
 use serde::Deserialize;
@@ -79,10 +78,7 @@ pub async fn list(
     }
     let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
-    let keyset = Keyset {
-        limit: page.fetch(),
-        after: page.after,
-    };
+    let keyset = page.keyset();
     let fetched = logs::query(&mut tx, device.id, from, to, &keyset).await?;
     commit(tx).await?;
     let lines = page::shape(fetched, page.limit, logs::list_key, |_| true);

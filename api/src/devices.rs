@@ -10,7 +10,7 @@ use crate::tenants::{PLANS, validate_name};
 use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_storage::devices::{self, Device};
 use centinela_storage::routers as router_store;
-use centinela_storage::{Keyset, PgConnection, audit, tenants};
+use centinela_storage::{PgConnection, audit, tenants};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -223,10 +223,7 @@ pub async fn list(
         return Ok(HttpResponse::Ok().json(json!([])));
     };
     let mut tx = state.store.begin(caller.scope()).await?;
-    let keyset = Keyset {
-        limit: page.fetch(),
-        after: page.after,
-    };
+    let keyset = page.keyset();
     let fetched = devices::list(&mut tx, tenant, query.site_id, &keyset).await?;
     let all = page::shape(
         fetched,

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use centinela_storage::Keyset;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -63,6 +64,16 @@ impl<K> Page<K> {
     /// Rows to fetch: one more than the page, to know whether another page follows.
     pub fn fetch(&self) -> i64 {
         self.limit + 1
+    }
+}
+
+impl<K: Clone> Page<K> {
+    /// What storage fetches for this page: [`Page::fetch`] rows after the cursor's key.
+    pub fn keyset(&self) -> Keyset<K> {
+        Keyset {
+            limit: self.fetch(),
+            after: self.after.clone(),
+        }
     }
 }
 

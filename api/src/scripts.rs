@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use centinela_model::{DeviceId, Role};
 use centinela_storage::scripts::{self, NewScript, Script};
-use centinela_storage::{Keyset, PgConnection, audit};
+use centinela_storage::{PgConnection, audit};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
@@ -158,10 +158,7 @@ pub async fn list(
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let tenant = caller.tenant_filter().or(query.tenant_id);
     let mut tx = state.store.begin(caller.scope()).await?;
-    let keyset = Keyset {
-        limit: page.fetch(),
-        after: page.after,
-    };
+    let keyset = page.keyset();
     let fetched = scripts::list(&mut tx, tenant, &keyset).await?;
     commit(tx).await?;
     let all = page::shape(fetched, page.limit, |s| (s.name.clone(), s.id), |_| true);
@@ -418,10 +415,7 @@ pub async fn list_runs(
     if let Some(device) = query.device_id {
         visible_device(&mut tx, &caller, device).await?;
     }
-    let keyset = Keyset {
-        limit: page.fetch(),
-        after: page.after,
-    };
+    let keyset = page.keyset();
     let runs = scripts::list_runs(&mut tx, query.device_id, &keyset).await?;
     commit(tx).await?;
     Ok(page::respond(

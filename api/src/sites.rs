@@ -6,8 +6,8 @@ use crate::page::{self, Page};
 use crate::state::ApiState;
 use crate::tenants::validate_name;
 use actix_web::{HttpRequest, HttpResponse, web};
+use centinela_storage::audit;
 use centinela_storage::sites::{self, NewSite, Site};
-use centinela_storage::{Keyset, audit};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -90,10 +90,7 @@ pub async fn list(
         return Ok(HttpResponse::Ok().json(json!([])));
     };
     let mut tx = state.store.begin(caller.scope()).await?;
-    let keyset = Keyset {
-        limit: page.fetch(),
-        after: page.after,
-    };
+    let keyset = page.keyset();
     let fetched = sites::list(&mut tx, tenant, &keyset).await?;
     commit(tx).await?;
     let all = page::shape(

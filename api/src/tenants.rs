@@ -5,7 +5,7 @@ use crate::error::{ApiError, commit};
 use crate::page::{self, Page, PageQuery};
 use crate::state::ApiState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use centinela_storage::{Keyset, audit, tenants};
+use centinela_storage::{audit, tenants};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -71,10 +71,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let mut tx = state.store.begin(caller.scope()).await?;
-    let keyset = Keyset {
-        limit: page.fetch(),
-        after: page.after,
-    };
+    let keyset = page.keyset();
     let all = tenants::list(&mut tx, &keyset).await?;
     commit(tx).await?;
     Ok(page::respond(

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_model::threshold::{Op, Rule, RuleError};
 use centinela_model::{MetricName, TicketPriority};
 use centinela_storage::thresholds::{self, Threshold, ThresholdInput};
-use centinela_storage::{Keyset, PgConnection, audit};
+use centinela_storage::{PgConnection, audit};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use uuid::Uuid;
@@ -186,10 +186,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let mut tx = state.store.begin(caller.scope()).await?;
-    let keyset = Keyset {
-        limit: page.fetch(),
-        after: page.after,
-    };
+    let keyset = page.keyset();
     let all = thresholds::list_page(&mut tx, caller.tenant_filter(), &keyset).await?;
     commit(tx).await?;
     Ok(page::respond(

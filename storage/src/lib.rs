@@ -151,12 +151,7 @@ impl Store {
     /// Connects a pool. `max_connections` bounds concurrent database work.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
         let options = PgConnectOptions::from_str(url)?.application_name("centinela");
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        Ok(Store { pool })
+        Store::pool_with(options, max_connections).await
     }
 
     /// Connects a pool for request handlers: its own connections, so that API traffic never
@@ -171,6 +166,10 @@ impl Store {
         let options = PgConnectOptions::from_str(url)?
             .application_name("centinela-api")
             .options([("statement_timeout", millis.as_str())]);
+        Store::pool_with(options, max_connections).await
+    }
+
+    async fn pool_with(options: PgConnectOptions, max_connections: u32) -> Result<Store> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
