@@ -1,5 +1,5 @@
 //! Severities, alert and ticket lifecycles, priorities, roles and the caller's tenant scope.
-//! Each enum serialises to the lowercase words of CONTRACT.md and parses them back.
+//! Each enum serialises to the lowercase words of the contract (docs/api.md) and parses them back.
 
 use crate::ids::TenantId;
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,7 @@ word_enum!(/// Ticket priority.
 word_enum!(/// Where a ticket came from.
     TicketSource { Portal => "portal", Email => "email", Agent => "agent", Alert => "alert", Api => "api" });
 
-word_enum!(/// Ticket workflow states (CONTRACT.md).
+word_enum!(/// Ticket workflow states (docs/api.md).
 TicketStatus {
     New => "new",
     PendingApproval => "pending_approval",
@@ -100,7 +100,7 @@ TicketStatus {
 });
 
 impl TicketStatus {
-    /// The helpdesk workflow (docs/api.md): new → assigned | in_progress | pending_approval |
+    /// The helpdesk workflow: new → assigned | in_progress | pending_approval |
     /// cancelled; pending_approval → assigned | cancelled; assigned → in_progress | cancelled;
     /// in_progress → waiting_customer | resolved; waiting_customer → in_progress | resolved;
     /// resolved → closed | reopened; reopened → in_progress; closed and cancelled are final.

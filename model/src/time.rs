@@ -1,4 +1,4 @@
-//! Timestamps on input: RFC 3339 strings or integer epoch milliseconds (CONTRACT.md). Output is
+//! Timestamps on input: RFC 3339 strings or integer epoch milliseconds (docs/api.md). Output is
 //! always RFC 3339 UTC, which chrono's serde does.
 //!
 //! A timestamp that parses is still refused when it lies outside the [`TimeWindow`]: older than

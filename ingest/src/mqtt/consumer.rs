@@ -71,7 +71,7 @@ pub fn spawn(
                     progress.busy.store(false, Ordering::SeqCst);
                 }
                 // Mandatory: without it the router stops scheduling this link after
-                // `max_outgoing_packet_count` messages (DEPENDENCIES.md §3.4).
+                // `max_outgoing_packet_count` messages; the crate's own examples omit it.
                 Ok(Some(Notification::Unschedule)) => {
                     if let Err(error) = link_rx.wake().await {
                         tracing::error!(%error, "MQTT link wake failed.");

@@ -16,7 +16,8 @@
 //!
 //! The engine consumes through a local link (no TCP hop), see [`consumer`]. rumqttd cannot bind
 //! port 0, has no shutdown API and sends no CONNACK on a failed login (it closes the socket):
-//! see `../shared/docs/DEPENDENCIES.md` §3.
+//! the engine works around each (test-picked ports, the engine owning the broker thread, the
+//! auth handler counting refusals).
 
 pub mod auth;
 pub mod commands;
