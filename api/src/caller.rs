@@ -6,7 +6,7 @@ use crate::state::ApiState;
 use crate::tokens::{self, TokenType};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use centinela_model::{Role, Scope, TenantId};
-use centinela_storage::{PgConnection, sessions, tenants, users};
+use centinela_storage::{PgConnection, StorageError, sessions, tenants, users};
 use std::future::Future;
 use std::pin::Pin;
 use uuid::Uuid;
@@ -201,6 +201,6 @@ pub enum ListTenant {
 async fn requester_sites(state: &ApiState, caller: &Caller) -> Result<Vec<Uuid>, ApiError> {
     let mut tx = state.store.begin(caller.scope()).await?;
     let sites = users::site_ids(&mut tx, caller.user_id).await?;
-    tx.commit().await?;
+    tx.commit().await.map_err(StorageError::from)?;
     Ok(sites)
 }
