@@ -19,8 +19,10 @@
 //! - [`counter`]: rates from counters, with 32-bit wrap and reset told apart.
 //! - [`helpdesk`]: who may move a ticket where, what a comment moves, the password policy and
 //!   the tenant profile's fields (RFC, CP, e-mail, allowed domains, phone, coordinates).
+//! - [`sla`]: business-time calendars (contracted hours per weekday in an IANA zone, holidays)
+//!   and the SLA clocks' arithmetic with pauses.
 //!
-//! Dependencies: serde, serde_json, uuid, chrono, thiserror. No I/O, no async, and nothing else
+//! Dependencies: serde, serde_json, uuid, chrono, chrono-tz, thiserror. No I/O, no async, and nothing else
 //! from the workspace: every other crate depends on this one, never the reverse.
 
 pub mod counter;
@@ -29,6 +31,7 @@ pub mod ids;
 pub mod log_rules;
 pub mod metric;
 pub mod payload;
+pub mod sla;
 pub mod status;
 pub mod threshold;
 pub mod time;
