@@ -521,6 +521,22 @@ async fn world() -> (World, centinela_storage::Store) {
         .parse()
         .unwrap();
     world.places[1].site = site_a2;
+    // The requester belongs to site A1 only.
+    let requester = {
+        let mut tx = store.begin(Scope::All).await.unwrap();
+        let requester = centinela_storage::users::by_email(&mut tx, "requester@matriz.test")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        centinela_storage::users::set_sites(&mut tx, requester, tenant_a, &[site_a1])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        requester
+    };
+    world.tokens[4] = login(&world.http, addr, "requester@matriz.test").await;
+    assert_ne!(requester, Uuid::nil());
     world.places[2].tenant = tenant_b;
     world.places[2].site = site_b;
     let script = world.new_script(None).await;
