@@ -3,15 +3,16 @@
 
 use crate::caller::bearer_token;
 use crate::error::{ApiError, commit};
-use crate::state::ApiState;
+use crate::state::{AgentSettings, ApiState, MqttEndpoint};
 use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_model::{DeviceId, Scope};
 use centinela_storage::{audit, devices};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use uuid::Uuid;
 
 /// Request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CertificateBody {
     /// The agent's certificate signing request, PEM.
     pub csr: String,
@@ -52,18 +53,43 @@ pub async fn certificate(
     .await?;
     commit(tx).await?;
     tracing::info!(device_id = %device.id, "Device certificate issued.");
-    Ok(HttpResponse::Ok().json(json!({
-        "certificate": certificate,
-        "ca_certificate": state.signer.ca_certificate_pem(),
-        "mqtt": state.mqtt,
-    })))
+    Ok(HttpResponse::Ok().json(CertificateIssued {
+        certificate,
+        ca_certificate: state.signer.ca_certificate_pem(),
+        mqtt: state.mqtt.clone(),
+    }))
+}
+
+/// `POST /api/agents/certificate` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CertificateIssued {
+    /// The device's client certificate (PEM).
+    pub certificate: String,
+    /// The engine's CA certificate (PEM), to trust the broker.
+    pub ca_certificate: String,
+    pub mqtt: MqttEndpoint,
+}
+
+/// `POST /api/agents/enroll` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Enrollment {
+    pub device_id: Uuid,
+    pub device_key: String,
+    /// The device's token, shown this once.
+    pub device_token: String,
+    pub mqtt: MqttEndpoint,
+    pub ws_url: String,
+    pub intervals: AgentSettings,
+    /// Ed25519 key (base64) that signs script commands.
+    pub command_public_key: String,
 }
 
 /// `POST /api/agents/enroll` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EnrollBody {
     pub site_key: String,
     pub hostname: String,
+    #[schema(value_type = Option<Object>)]
     pub hardware: Option<serde_json::Value>,
 }
 
@@ -126,13 +152,13 @@ pub async fn enroll(
         "ws"
     };
     let ws_url = format!("{ws_scheme}://{}/ws/agent", info.host());
-    Ok(HttpResponse::Created().json(json!({
-        "device_id": device.id,
-        "device_key": device.device_key,
-        "device_token": token,
-        "mqtt": state.mqtt,
-        "ws_url": ws_url,
-        "intervals": state.agents,
-        "command_public_key": state.command_signer.public_key_base64(),
-    })))
+    Ok(HttpResponse::Created().json(Enrollment {
+        device_id: device.id,
+        device_key: device.device_key,
+        device_token: token,
+        mqtt: state.mqtt.clone(),
+        ws_url,
+        intervals: state.agents.clone(),
+        command_public_key: state.command_signer.public_key_base64(),
+    }))
 }

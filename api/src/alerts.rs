@@ -11,13 +11,14 @@ use centinela_actors::NocEvent;
 use centinela_model::{AlertState, AlertStatus, Severity, TenantId};
 use centinela_storage::alerts::{self, Alert, AlertFilter};
 use centinela_storage::{PgConnection, audit};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::str::FromStr;
 use uuid::Uuid;
 
 /// `GET /api/alerts` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     pub state: Option<String>,
     pub status: Option<String>,
@@ -30,13 +31,13 @@ pub struct AlertQuery {
 }
 
 /// `POST /api/alerts/{id}/ack` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct AckBody {
     pub comment: Option<String>,
 }
 
 /// `PATCH /api/alerts/{id}/status` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusBody {
     pub status: String,
     pub comment: Option<String>,
@@ -162,9 +163,15 @@ pub async fn get(
     let alert = visible_alert(&mut tx, &caller, id.into_inner()).await?;
     let history = alerts::history(&mut tx, alert.id).await?;
     commit(tx).await?;
-    let mut body = json!(alert);
-    body["history"] = json!(history);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(AlertDetail { alert, history }))
+}
+
+/// `GET /api/alerts/{id}` answer: the alert's fields plus its `history`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    pub alert: alerts::Alert,
+    pub history: Vec<alerts::AlertEvent>,
 }
 
 /// `POST /api/alerts/{id}/ack`.

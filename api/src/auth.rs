@@ -16,20 +16,20 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// `POST /api/auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     pub email: String,
     pub password: String,
 }
 
 /// `POST /api/auth/refresh` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RefreshBody {
     pub refresh_token: String,
 }
 
 /// The user as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
@@ -51,17 +51,19 @@ impl From<&User> for UserView {
 }
 
 /// A login or refresh answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
+    #[schema(value_type = String)]
     pub token_type: &'static str,
     pub expires_in: u64,
     pub user: UserView,
 }
 
 /// `POST /api/auth/logout` query: `all=true` ends every session of the user.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogoutQuery {
     #[serde(default)]
     pub all: bool,

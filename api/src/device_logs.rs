@@ -11,11 +11,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_storage::logs::{self, LogLine};
 use chrono::{Duration, SecondsFormat, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 /// Query of the logs endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -91,7 +91,13 @@ pub async fn list(
             .insert_header(("Content-Disposition", disposition))
             .body(to_csv(&lines.rows)));
     }
-    Ok(res.json(json!({ "logs": lines.rows })))
+    Ok(res.json(LogLines { logs: lines.rows }))
+}
+
+/// `GET /api/devices/{id}/logs` JSON answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LogLines {
+    pub logs: Vec<centinela_storage::logs::LogLine>,
 }
 
 #[cfg(test)]

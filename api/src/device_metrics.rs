@@ -10,7 +10,7 @@ use centinela_model::time::parse_timestamp;
 use centinela_storage::metrics;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// Raw points returned at most per request.
@@ -41,7 +41,8 @@ fn check_bucket_count(
 }
 
 /// Query of the metrics endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     pub name: String,
     pub from: Option<String>,
@@ -117,15 +118,29 @@ pub async fn series(
     let mut tx = state.store.begin(caller.scope()).await?;
     let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
     let points = match bucket {
-        None => json!(
-            metrics::query_raw(&mut tx, device.id, name.as_str(), from, to, MAX_RAW_POINTS).await?
+        None => Points::Raw(
+            metrics::query_raw(&mut tx, device.id, name.as_str(), from, to, MAX_RAW_POINTS).await?,
         ),
-        Some(width) => {
-            json!(metrics::query_buckets(&mut tx, device.id, name.as_str(), from, to, width).await?)
-        }
+        Some(width) => Points::Buckets(
+            metrics::query_buckets(&mut tx, device.id, name.as_str(), from, to, width).await?,
+        ),
     };
     commit(tx).await?;
-    Ok(HttpResponse::Ok().json(json!({ "points": points })))
+    Ok(HttpResponse::Ok().json(Series { points }))
+}
+
+/// `GET /api/devices/{id}/metrics` answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Series {
+    pub points: Points,
+}
+
+/// Raw points, or buckets when `bucket` was given.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Points {
+    Raw(Vec<metrics::Point>),
+    Buckets(Vec<metrics::Bucket>),
 }
 
 #[cfg(test)]

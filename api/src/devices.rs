@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// `POST /api/devices` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewDeviceBody {
     pub tenant_id: Option<Uuid>,
     pub site_id: Uuid,
@@ -29,14 +29,15 @@ pub struct NewDeviceBody {
 }
 
 /// `PATCH /api/devices/{id}` body: a new name and/or new router settings.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PatchDeviceBody {
     pub name: Option<String>,
     pub routeros: Option<PatchRouterBody>,
 }
 
 /// `GET /api/devices` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
     pub tenant_id: Option<Uuid>,
     pub site_id: Option<Uuid>,
@@ -45,7 +46,7 @@ pub struct DeviceQuery {
 }
 
 /// The device as the API shows it: `worst_firing` becomes `health`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeviceView {
     pub id: Uuid,
     pub device_key: String,
@@ -57,6 +58,7 @@ pub struct DeviceView {
     pub inventory_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     /// `green`, `yellow`, `red`, or `unknown` (never seen).
+    #[schema(value_type = String)]
     pub health: &'static str,
     /// Online as the presence detector judges it: an agent heard from within its heartbeat
     /// window (`agents.offline_multiple` × heartbeat), a router whose last poll answered.
@@ -205,10 +207,20 @@ pub async fn create(
     }
     tracing::info!(tenant_id = %tenant, device_id = %device.id, "Device created.");
     let view = DeviceView::new(device, &state).with_router(target.as_ref());
-    if target.is_some() {
-        return Ok(HttpResponse::Created().json(json!({"device": view})));
-    }
-    Ok(HttpResponse::Created().json(json!({"device": view, "agent_token": token})))
+    let agent_token = target.is_none().then_some(token);
+    Ok(HttpResponse::Created().json(CreatedDevice {
+        device: view,
+        agent_token,
+    }))
+}
+
+/// `POST /api/devices` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedDevice {
+    pub device: DeviceView,
+    /// An agent's token, shown this once (absent for routers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_token: Option<String>,
 }
 
 /// `GET /api/devices`.

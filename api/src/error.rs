@@ -56,6 +56,37 @@ pub enum ApiError {
     /// Something unexpected; the details are logged, never sent.
     #[error("internal error")]
     Internal(String),
+    /// No route has this path (under `/api`, `/ws` and the operations paths).
+    #[error("no such route")]
+    UnknownRoute,
+    /// The path exists but not with this method; `allow` lists the methods it has.
+    #[error("method not allowed; this path allows {allow}")]
+    MethodNotAllowed { allow: String },
+}
+
+/// The contract's error body, as the OpenAPI document shows it (built by [`ApiError::body`]).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Machine code: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `plan_limit`, `invalid_transition`, `rate_limited`, `method_not_allowed`, ...
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+    /// On a 400: the offending field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// On a 422: the state the object is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// On a 422: the state asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// On a 402: always `true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upsell: Option<bool>,
+    /// On a 402: the plan that has room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_plan_hint: Option<String>,
 }
 
 impl ApiError {
@@ -92,6 +123,8 @@ impl ApiError {
             ApiError::NotReady(_) => "not_ready",
             ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
+            ApiError::UnknownRoute => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
         }
     }
 
@@ -128,7 +161,8 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } | ApiError::InvalidCsr(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidCredentials | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::TenantSuspended => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::UnknownRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PlanLimit { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::InvalidTransition { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -145,6 +179,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Busy(_)) {
             response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
         }
         response.json(self.body())
     }

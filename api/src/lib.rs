@@ -18,8 +18,9 @@
 //!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (enrollment,
 //!   certificates), [`scripts`] (remote scripts, approval, signed runs).
 //! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
-//! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` (built from one route
-//!   table). [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
+//! - [`routes`]: the one route table — it registers every route and builds the OpenAPI
+//!   document, and answers unknown routes under `/api`, `/ws` and the operations paths with
+//!   JSON 404/405. [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`. [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
 //!
 //! Tenant isolation has two walls: every handler opens its transaction with the caller's scope
 //! (`Store::begin(caller.scope())`, row-level security) and also checks the tenant itself.
@@ -42,6 +43,7 @@ pub mod ops;
 pub mod page;
 pub mod passwords;
 pub mod routers;
+pub mod routes;
 pub mod scripts;
 pub mod sessions;
 pub mod sites;
@@ -67,60 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::JsonConfig::default().error_handler(|e, _| json_error(e).into()))
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()));
-    cfg.route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics))
-        .route("/ws/noc", web::get().to(noc::noc));
-    cfg.service(web::scope("/api").configure(api_routes));
-}
-
-fn api_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(ops::openapi_json))
-        .route("/auth/login", web::post().to(auth::login))
-        .route("/auth/refresh", web::post().to(auth::refresh))
-        .route("/auth/logout", web::post().to(auth::logout))
-        .route("/auth/me", web::get().to(auth::me))
-        .route("/tenants", web::get().to(tenants::list))
-        .route("/tenants", web::post().to(tenants::create))
-        .route("/tenants/{id}", web::get().to(tenants::get))
-        .route("/tenants/{id}", web::patch().to(tenants::patch))
-        .route("/sites", web::get().to(sites::list))
-        .route("/sites", web::post().to(sites::create))
-        .route("/sites/{id}", web::get().to(sites::get))
-        .route("/devices", web::get().to(devices::list))
-        .route("/devices", web::post().to(devices::create))
-        .route("/devices/{id}", web::get().to(devices::get))
-        .route("/devices/{id}", web::patch().to(devices::patch))
-        .route("/devices/{id}", web::delete().to(devices::delete))
-        .route(
-            "/devices/{id}/metrics",
-            web::get().to(device_metrics::series),
-        )
-        .route("/devices/{id}/logs", web::get().to(device_logs::list))
-        .route("/log-rules", web::get().to(log_rules::list))
-        .route("/log-rules/{kind}", web::put().to(log_rules::put))
-        .route("/log-rules/{kind}", web::delete().to(log_rules::reset))
-        .route("/thresholds", web::get().to(thresholds::list))
-        .route("/thresholds", web::post().to(thresholds::create))
-        .route("/thresholds/{id}", web::patch().to(thresholds::patch))
-        .route("/thresholds/{id}", web::delete().to(thresholds::delete))
-        .route("/alerts", web::get().to(alerts::list))
-        .route("/alerts/{id}", web::get().to(alerts::get))
-        .route("/alerts/{id}/ack", web::post().to(alerts::ack))
-        .route("/alerts/{id}/status", web::patch().to(alerts::set_status))
-        .route("/tickets", web::get().to(tickets::list))
-        .route("/tickets/{id}", web::get().to(tickets::get))
-        .route("/agents/certificate", web::post().to(agents::certificate))
-        .route("/agents/enroll", web::post().to(agents::enroll))
-        .route("/scripts", web::get().to(scripts::list))
-        .route("/scripts", web::post().to(scripts::create))
-        .route("/scripts/{id}", web::get().to(scripts::get))
-        .route("/scripts/{id}", web::patch().to(scripts::patch))
-        .route("/scripts/{id}", web::delete().to(scripts::delete))
-        .route("/scripts/{id}/approve", web::post().to(scripts::approve))
-        .route("/scripts/{id}/run", web::post().to(scripts::run))
-        .route("/script-runs", web::get().to(scripts::list_runs))
-        .route("/script-runs/{id}", web::get().to(scripts::get_run));
+    routes::register(cfg);
 }
 
 fn json_error(error: actix_web::error::JsonPayloadError) -> ApiError {

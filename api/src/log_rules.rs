@@ -15,13 +15,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// `?tenant_id=` (staff must name the tenant; tenant roles use their own).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantQuery {
     pub tenant_id: Option<Uuid>,
 }
 
 /// `PUT /api/log-rules/{kind}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleBody {
     pub tenant_id: Option<Uuid>,
@@ -57,7 +58,11 @@ pub async fn list(
         .into_iter()
         .map(|rule| {
             let is_configured = configured.iter().any(|c| c.kind == rule.kind);
-            json!({"tenant_id": tenant, "configured": is_configured, "rule": rule})
+            EffectiveRule {
+                tenant_id: tenant,
+                configured: is_configured,
+                rule,
+            }
         })
         .collect();
     Ok(HttpResponse::Ok().json(rules))
@@ -107,7 +112,19 @@ pub async fn put(
     .await?;
     commit(tx).await?;
     reload(&state, tenant).await;
-    Ok(HttpResponse::Ok().json(json!({"tenant_id": tenant, "configured": true, "rule": rule})))
+    Ok(HttpResponse::Ok().json(EffectiveRule {
+        tenant_id: tenant,
+        configured: true,
+        rule,
+    }))
+}
+
+/// A tenant's rule of one kind: configured, or the default.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EffectiveRule {
+    pub tenant_id: Uuid,
+    pub configured: bool,
+    pub rule: LogRule,
 }
 
 /// `DELETE /api/log-rules/{kind}?tenant_id=`: back to the default.

@@ -60,7 +60,8 @@ pub fn session_ended() -> EndNoc {
 }
 
 /// The query of the upgrade request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NocQuery {
     pub access_token: Option<String>,
 }

@@ -23,7 +23,8 @@ pub const MAX_LIMIT: i64 = 1_000;
 const MAX_CURSOR: usize = 1_024;
 
 /// The query of a list endpoint that has no filters of its own.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     pub limit: Option<i64>,
     pub cursor: Option<String>,

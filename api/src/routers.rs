@@ -13,7 +13,7 @@ const PLAIN_PORT: u16 = 8728;
 const TLS_PORT: u16 = 8729;
 
 /// `routeros` of `POST /api/devices`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRouterBody {
     pub host: String,
@@ -40,7 +40,7 @@ impl std::fmt::Debug for NewRouterBody {
 
 /// `routeros` of `PATCH /api/devices/{id}`: absent fields keep their value; a new username
 /// and password come together, and any of `host`, `port`, `tls`, `verify_tls` needs both.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchRouterBody {
     pub host: Option<String>,
@@ -61,7 +61,7 @@ impl std::fmt::Debug for PatchRouterBody {
 }
 
 /// What the API shows of a router.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RouterView {
     pub host: String,
     pub port: u16,

@@ -25,7 +25,7 @@ const INTERPRETERS: &[&str] = &["powershell", "bash", "sh", "python"];
 const MAX_BODY: usize = 65_536;
 
 /// `POST /api/scripts` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewScriptBody {
     /// Absent: a global script of the MSP.
@@ -37,7 +37,7 @@ pub struct NewScriptBody {
 }
 
 /// `PATCH /api/scripts/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchScriptBody {
     pub name: Option<String>,
@@ -47,14 +47,15 @@ pub struct PatchScriptBody {
 }
 
 /// `POST /api/scripts/{id}/run` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunBody {
     pub device_id: Uuid,
 }
 
 /// `GET /api/scripts` and `/api/script-runs` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub tenant_id: Option<Uuid>,
     pub device_id: Option<Uuid>,
@@ -286,7 +287,7 @@ pub async fn delete(
 }
 
 /// `POST /api/scripts/{id}/approve` body: the `updated_at` of the version the admin reviewed.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     pub updated_at: Option<chrono::DateTime<Utc>>,
@@ -400,7 +401,16 @@ pub async fn run(
     let delivered_via = state.runtime.send_command(DeviceId(device.id), &message);
     state.runtime.publish_run(&run, "sent");
     tracing::info!(device_id = %device.id, script_id = %script.id, run_id = %run.id, delivered_via, "Script run requested.");
-    Ok(HttpResponse::Accepted().json(json!({"run": run, "delivered_via": delivered_via})))
+    Ok(HttpResponse::Accepted().json(RunRequested { run, delivered_via }))
+}
+
+/// `POST /api/scripts/{id}/run` answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RunRequested {
+    pub run: scripts::ScriptRun,
+    /// How many live channels of the agent the signed command was handed to (0: the agent
+    /// is offline and the run will expire).
+    pub delivered_via: usize,
 }
 
 /// `GET /api/script-runs?device_id=&limit=`.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// `POST /api/sites` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewSiteBody {
     /// Required for staff; tenant roles default to their own tenant.
     pub tenant_id: Option<Uuid>,
@@ -27,7 +27,8 @@ pub struct NewSiteBody {
 }
 
 /// `GET /api/sites` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SiteQuery {
     pub tenant_id: Option<Uuid>,
     pub limit: Option<i64>,

@@ -44,7 +44,7 @@ pub trait CommandSigner: Send + Sync {
 }
 
 /// Agent intervals and command lifetime.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct AgentSettings {
     pub telemetry_s: u32,
     pub heartbeat_s: u32,
@@ -124,7 +124,7 @@ impl std::fmt::Debug for AuthConfig {
 }
 
 /// The MQTT listener agents are sent to.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct MqttEndpoint {
     pub host: String,
     pub port: u16,

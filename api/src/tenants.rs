@@ -14,14 +14,14 @@ use uuid::Uuid;
 pub const PLANS: &[(&str, Option<i64>)] = &[("basic", Some(5)), ("inter", Some(15)), ("pro", None)];
 
 /// `POST /api/tenants` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewTenantBody {
     pub name: String,
     pub plan: Option<String>,
 }
 
 /// `PATCH /api/tenants/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PatchTenantBody {
     pub plan: Option<String>,
     pub status: Option<String>,

@@ -15,7 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// `POST /api/thresholds` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewThresholdBody {
     pub scope: String,
     pub scope_id: Uuid,
@@ -32,17 +32,20 @@ pub struct NewThresholdBody {
 }
 
 /// `PATCH /api/thresholds/{id}` body: absent fields keep their value, `null` clears a level.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PatchThresholdBody {
     pub op: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
     pub warning: Option<Option<f64>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
     pub critical: Option<Option<f64>>,
     pub for_seconds: Option<u32>,
     pub clear_margin: Option<f64>,
     pub auto_ticket: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub ticket_priority: Option<Option<String>>,
 }
 

@@ -13,7 +13,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// `GET /api/tickets` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TicketQuery {
     pub status: Option<String>,
     pub priority: Option<String>,

@@ -4,6 +4,7 @@
 //!
 //! - `centinela serve`: migrations, device actors, the embedded MQTT broker, the HTTP API.
 //! - `centinela migrate`: applies migrations only.
+//! - `centinela openapi`: prints the API's OpenAPI document (no configuration, no database).
 //! - `centinela admin create-user --email E --name N --role R [--tenant T]`: password on stdin.
 //! - `centinela admin rotate-master-key`: new key on stdin; re-encrypts the CA key and router
 //!   credentials in one transaction.
@@ -46,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Prints the API's OpenAPI document (JSON) to stdout; needs no configuration or database.
+    Openapi,
 }
 
 /// A failure that maps to an exit code: 2 for configuration, 1 for everything else.
@@ -71,6 +74,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // rustls 0.23 needs one process-wide crypto provider before any TLS config is built.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Command::Openapi = cli.command {
+        return print_openapi();
+    }
     init_tracing();
     let settings = match config::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -81,11 +87,23 @@ fn main() -> ExitCode {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => admin::migrate(&settings).await,
             Command::Admin { command } => admin::run(command, &settings).await,
+            Command::Openapi => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => exit_with(failure),
+    }
+}
+
+/// `centinela openapi`: the document `/api/openapi.json` serves, for generating clients.
+fn print_openapi() -> ExitCode {
+    match serde_json::to_string_pretty(&centinela_api::routes::openapi()) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => exit_with(Failure::Runtime(e.into())),
     }
 }
 

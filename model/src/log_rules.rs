@@ -31,7 +31,7 @@ fn firing_count(map: &HashMap<String, Counted>) -> usize {
 }
 
 /// The kinds of log rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogRuleKind {
     BruteForce,
@@ -60,7 +60,7 @@ impl LogRuleKind {
 }
 
 /// One configured rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogRule {
     pub kind: LogRuleKind,
     pub enabled: bool,
@@ -68,6 +68,8 @@ pub struct LogRule {
     pub threshold: u32,
     /// The counting window; for `link_down`, the grace before a down link alerts.
     pub window_seconds: u32,
+    /// `warning` or `critical`.
+    #[schema(value_type = String)]
     pub severity: Severity,
     /// Open a helpdesk ticket when the alert is critical.
     pub auto_ticket: bool,

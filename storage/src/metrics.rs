@@ -76,14 +76,14 @@ pub async fn copy_rows(pool: &PgPool, rows: &[MetricRow]) -> Result<u64> {
 }
 
 /// One raw point.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Point {
     pub ts: DateTime<Utc>,
     pub value: f64,
 }
 
 /// One time bucket.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Bucket {
     pub ts: DateTime<Utc>,
     pub value: f64,

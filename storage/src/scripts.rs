@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Script {
     pub id: Uuid,
     pub tenant_id: Option<Uuid>,
@@ -148,7 +148,7 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ScriptRun {
     pub id: Uuid,
     pub tenant_id: Uuid,

@@ -248,3 +248,10 @@ pub async fn execute(store: &Store, sql: &'static str, id: Uuid) {
     sqlx::query(sql).bind(id).execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
 }
+
+/// An HTTP client for the real server. reqwest is built with rustls in this workspace (the
+/// agent enables it) but without a crypto provider: install ring's first, as the binaries do.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -3,8 +3,10 @@
 
 mod agents_scripts;
 mod auth;
+mod contract;
 mod helpers;
 mod lists;
+mod matrix;
 mod ops;
 mod routers;
 mod sessions;

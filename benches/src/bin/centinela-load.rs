@@ -31,7 +31,8 @@ struct Cli {
 enum Command {
     /// One load phase: N devices x M metrics per message at a rate or flat out.
     Run(RunArgs),
-    /// The five measurements of the performance issue on a private engine (see BENCHMARKS.md).
+    /// The measurements of the performance issue, and the API phase, on a private engine (see
+    /// BENCHMARKS.md).
     Harness(HarnessArgs),
 }
 
@@ -119,6 +120,16 @@ struct HarnessArgs {
     /// branches at the same load.
     #[arg(long, value_parser = positive_rate)]
     latency_rate: Option<f64>,
+    /// Run one phase alone: `api` = phase (6), the API's p95/p99 under a 7,000 msg/s fleet
+    /// (a few minutes, about one with --quick).
+    #[arg(long, value_enum)]
+    only: Option<OnlyPhase>,
+}
+
+/// Phases that run alone.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum OnlyPhase {
+    Api,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -184,6 +195,7 @@ async fn main() -> Result<()> {
                 engine_bin: engine_bin(&c.engine_bin)?,
                 engine_env: c.engine_env,
                 command: command_line(),
+                only_api: args.only == Some(OnlyPhase::Api),
             };
             let report = harness::harness(options).await?;
             println!("\n{}", report.table());

@@ -7,9 +7,13 @@
 //! 4. 100k registered devices, engine restarted so all actors are live, a few thousand agents
 //!    connected and publishing slowly: resident memory;
 //! 5. a burst at 10× the sustainable rate: peak memory (sampled every 100 ms) and acknowledged
-//!    QoS 1 messages missing from the database.
+//!    QoS 1 messages missing from the database;
+//! 6. the API under load ([`api_phase`]): with the fleet at 7,000 msg/s, p95/p99 of ticket
+//!    create, ticket list (10k), device list (2k, with health) and alert list. `--only api`
+//!    runs this phase alone.
 
 use crate::load::api::{self, Api, DeviceCreds};
+use crate::load::api_phase::{self, ApiResult};
 use crate::load::copy::{self, CopyResult};
 use crate::load::engine::{self, Engine, EngineSpec};
 use crate::load::fleet::{Drive, Fleet, Target, Wire};
@@ -47,6 +51,8 @@ pub struct Options {
     pub engine_bin: PathBuf,
     pub engine_env: Vec<(String, String)>,
     pub command: String,
+    /// Run only the API phase (6).
+    pub only_api: bool,
 }
 
 /// Phase lengths.
@@ -57,15 +63,16 @@ struct Plan {
     idle_settle: Duration,
     burst: Duration,
     idle_clients: usize,
+    api: Duration,
 }
 
 impl Plan {
     fn of(o: &Options) -> Plan {
         let s = Duration::from_secs;
-        let (e2e, half, idle_settle, burst, clients) = if o.quick {
-            (s(15), s(12), s(8), s(8), 500)
+        let (e2e, half, idle_settle, burst, clients, api) = if o.quick {
+            (s(15), s(12), s(8), s(8), 500, s(10))
         } else {
-            (s(45), s(30), s(20), s(20), 2000)
+            (s(45), s(30), s(20), s(20), 2000, s(30))
         };
         Plan {
             e2e,
@@ -73,6 +80,7 @@ impl Plan {
             idle_settle,
             burst,
             idle_clients: o.idle_clients.unwrap_or(clients),
+            api,
         }
     }
 }
@@ -180,8 +188,114 @@ fn target(private: &Private) -> Target {
     }
 }
 
-/// Runs the whole harness and writes the report.
+/// (6) The API under load: seeds the lists, then times the calls while the fleet publishes at
+/// [`api_phase::RATE`]. Returns the latencies and the rate the fleet actually reached.
+async fn api_load(
+    private: &Private,
+    fleet: &Fleet,
+    names: &[String],
+    o: &Options,
+    plan: &Plan,
+) -> Result<(ApiResult, f64)> {
+    eprintln!(
+        "==> (6) API under load: fleet at {} msg/s, {} s",
+        api_phase::RATE,
+        plan.api.as_secs()
+    );
+    api_phase::seed(&private.store, private.tenant, private.site, fleet.len()).await?;
+    let ctx = context(private, names);
+    let drive = Drive {
+        rate: Some(api_phase::RATE),
+        duration: plan.api,
+        names: names.to_vec(),
+        breach: o.breach,
+        seed: 6,
+        credit: None,
+    };
+    let base = private.engine.url("");
+    let (load, api) = tokio::join!(
+        run::phase(&ctx, "api", fleet, None, &drive, None, false),
+        api_phase::measure(
+            &base,
+            &private.api.token,
+            private.tenant,
+            private.site,
+            plan.api
+        ),
+    );
+    let load = load?;
+    let api = api?;
+    for s in &api.ops {
+        eprintln!(
+            "    {}: {} calls, {} failed, p95 {:.1} ms, p99 {:.1} ms",
+            s.op.key(),
+            s.count,
+            s.errors,
+            s.p95_ms,
+            s.p99_ms
+        );
+    }
+    Ok((api, load.accepted_msgs_per_s))
+}
+
+fn api_figures(api: &ApiResult, fleet_rate: f64) -> Vec<Figure> {
+    let mut figures = vec![Figure::new(
+        "api_fleet_msgs_per_s",
+        "(6) fleet during the API phase",
+        fleet_rate,
+        "msg/s",
+        Goal::None,
+    )];
+    figures.extend(api.figures());
+    figures
+}
+
+/// `--only api`: a private engine, the fleet, phase (6), the report.
+async fn api_only(o: Options) -> Result<Report> {
+    let plan = Plan::of(&o);
+    std::fs::create_dir_all(&o.out)?;
+    let started_at = chrono::Utc::now();
+    let began = Instant::now();
+    let names = metric_names(o.metrics);
+    let private = start_private(&o.engine_bin, &o.out, &o.engine_env, &names).await?;
+    let creds = enroll(&private, o.devices, true).await?;
+    let fleet = Fleet::connect(&creds, target(&private), 64).await?;
+    let (api, fleet_rate) = api_load(&private, &fleet, &names, &o, &plan).await?;
+    fleet.shutdown().await;
+    let database_url = private.spec.database_url.clone();
+    let Private {
+        engine, postgres, ..
+    } = private;
+    let _ = tokio::task::spawn_blocking(move || engine.stop(Duration::from_secs(60))).await?;
+    if let Ok(cluster) = std::env::var("DATABASE_URL")
+        && let Err(error) = db::drop_database(&cluster, &database_url).await
+    {
+        eprintln!("==> could not drop the harness database: {error}");
+    }
+    let mut report = Report {
+        figures: api_figures(&api, fleet_rate),
+        ..Report::default()
+    };
+    let c = &mut report.context;
+    c.insert("command".into(), json!(o.command));
+    c.insert("started_at".into(), json!(started_at.to_rfc3339()));
+    c.insert("quick".into(), json!(o.quick));
+    c.insert("only".into(), json!("api"));
+    c.insert(
+        "wall_secs".into(),
+        json!(began.elapsed().as_secs_f64().round()),
+    );
+    c.insert("machine".into(), machine(&postgres));
+    c.insert("phases".into(), json!({"api": api.json()}));
+    write(&report, &o.out)?;
+    Ok(report)
+}
+
+/// Runs the whole harness (or, with `only_api`, phase 6 alone) and writes the report.
 pub async fn harness(o: Options) -> Result<Report> {
+    if o.only_api {
+        return api_only(o).await;
+    }
     let plan = Plan::of(&o);
     std::fs::create_dir_all(&o.out)?;
     let started_at = chrono::Utc::now();
@@ -247,6 +361,8 @@ pub async fn harness(o: Options) -> Result<Report> {
     )
     .await?;
     noc.close();
+    // (6) runs here, on the connected fleet, before the 100k devices of (4) are loaded.
+    let (api, api_fleet_rate) = api_load(&private, &fleet, &names, &o, &plan).await?;
     fleet.shutdown().await;
 
     // (4) 100k live actors.
@@ -284,8 +400,10 @@ pub async fn harness(o: Options) -> Result<Report> {
         eprintln!("==> could not drop the harness database: {error}");
     }
 
+    let mut figures = figures(&baseline, &e2e, &half, &idle, &burst);
+    figures.extend(api_figures(&api, api_fleet_rate));
     let mut report = Report {
-        figures: figures(&baseline, &e2e, &half, &idle, &burst),
+        figures,
         ..Report::default()
     };
     let c = &mut report.context;
@@ -305,6 +423,7 @@ pub async fn harness(o: Options) -> Result<Report> {
             "transport": "mqtt/tls qos1, one client certificate per device",
             "e2e_secs": plan.e2e.as_secs(), "half_secs": plan.half.as_secs(),
             "burst_secs": plan.burst.as_secs(), "idle_clients": plan.idle_clients,
+            "api_secs": plan.api.as_secs(),
             "engine_env": o.engine_env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         }),
     );
@@ -318,6 +437,7 @@ pub async fn harness(o: Options) -> Result<Report> {
             "idle": {"connected_clients": idle_connected},
             "burst": phase_json(&burst, names.len()),
             "burst_offered_msgs_per_s": burst_rate,
+            "api": api.json(),
         }),
     );
     write(&report, &o.out)?;

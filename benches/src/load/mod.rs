@@ -18,6 +18,7 @@
 //! - [`run`]: one load phase with progress and its measurements; [`harness`]: the five phases.
 
 pub mod api;
+pub mod api_phase;
 pub mod copy;
 pub mod cpu;
 pub mod db;

@@ -7,6 +7,7 @@ mod durability;
 mod harness;
 mod hostile_broker;
 mod mqtt;
+mod openapi;
 mod poison;
 mod routers;
 mod sessions;
