@@ -1,0 +1,41 @@
+// A uPlot canvas chart of one series. `data` is columnar ([xs in seconds], [ys]); appending a
+// live point replaces the data in place (uPlot redraws one canvas, no DOM per point).
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { useEffect, useRef } from "preact/hooks";
+import { formatNumber } from "../i18n/format";
+
+export type Columns = [number[], number[]];
+
+export function Chart(props: { title: string; data: Columns; zone: string; height?: number }) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const opts: uPlot.Options = {
+      title: props.title,
+      width: el.clientWidth || 600,
+      height: props.height ?? 220,
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), props.zone),
+      series: [{}, { label: props.title, stroke: "#4fc3f7", width: 2, fill: "rgba(79,195,247,0.12)", value: (_u, v) => (v == null ? "—" : formatNumber(v)) }],
+      axes: [
+        { stroke: "#9aa4b2", grid: { stroke: "#2a3140" } },
+        { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, values: (_u, vals) => vals.map((v) => formatNumber(v)) },
+      ],
+      legend: { show: true },
+    };
+    plot.current = new uPlot(opts, props.data, el);
+    const resize = new ResizeObserver(() => plot.current?.setSize({ width: el.clientWidth, height: props.height ?? 220 }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      plot.current?.destroy();
+      plot.current = null;
+    };
+  }, [props.title, props.zone]);
+  useEffect(() => {
+    plot.current?.setData(props.data);
+  }, [props.data]);
+  return <div ref={box} class="chart" data-testid="chart" />;
+}
