@@ -1,5 +1,5 @@
 // Dates and numbers via Intl, es-MX, in the tenant's time zone (staff without a tenant: Mexico
-// City). Formatters are built once per zone: Intl constructors are slow and the wall formats a lot.
+// City), on the 24-hour clock a NOC reads at a glance. Formatters are built once per zone: Intl constructors are slow and the wall formats a lot.
 export const DEFAULT_TIME_ZONE = "America/Mexico_City";
 const LOCALE = "es-MX";
 
@@ -10,8 +10,8 @@ function dateFormat(zone: string, kind: "datetime" | "time"): Intl.DateTimeForma
   if (!f) {
     f =
       kind === "datetime"
-        ? new Intl.DateTimeFormat(LOCALE, { timeZone: zone, dateStyle: "short", timeStyle: "medium" })
-        : new Intl.DateTimeFormat(LOCALE, { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+        ? new Intl.DateTimeFormat(LOCALE, { timeZone: zone, dateStyle: "short", timeStyle: "medium", hourCycle: "h23" })
+        : new Intl.DateTimeFormat(LOCALE, { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
     cache.set(key, f);
   }
   return f;
