@@ -65,7 +65,7 @@ export interface ManualPaths {
   "/api/alerts/{id}/status": Path<{ patch: Send<{ status: AlertStatus; comment?: string }, Ok<Alert>, Id> }>;
   "/api/tickets": Path<{
     get: Get<Ticket[], Page & { status?: string; tenant_id?: string; site_id?: string; q?: string }>;
-    post: Send<NewTicket, Created<Ticket>>;
+    post: Send<NewTicket, Created<{ ticket: Ticket }>>;
   }>;
   "/api/tickets/{id}": Path<{
     get: Get<Ticket, never, Id>;

@@ -87,6 +87,7 @@ export interface Alert {
   tenant_id: Uuid;
   device_id: Uuid;
   key: string;
+  threshold_id?: Uuid | null;
   severity: Severity;
   state: AlertState;
   status: AlertStatus;
@@ -164,8 +165,9 @@ export interface NewTicket {
   subject: string;
   description: string;
   priority: TicketPriority;
-  affected_person?: string;
+  affected_person: string;
   affected_person_contact?: string;
+  category_id?: Uuid;
 }
 
 export interface Meta {

@@ -7,9 +7,13 @@ import { formatNumber } from "../i18n/format";
 
 export type Columns = [number[], number[]];
 
-export function Chart(props: { title: string; data: Columns; zone: string; height?: number }) {
+/** `window` is the time range shown ([from, to] in seconds), fixed so that sparse data does not
+ * stretch the axis over years. */
+export function Chart(props: { title: string; data: Columns; zone: string; window: [number, number]; height?: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const windowRef = useRef(props.window);
+  windowRef.current = props.window;
   useEffect(() => {
     const el = box.current;
     if (!el) return;
@@ -18,7 +22,8 @@ export function Chart(props: { title: string; data: Columns; zone: string; heigh
       width: el.clientWidth || 600,
       height: props.height ?? 220,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), props.zone),
-      series: [{}, { label: props.title, stroke: "#4fc3f7", width: 2, fill: "rgba(79,195,247,0.12)", value: (_u, v) => (v == null ? "—" : formatNumber(v)) }],
+      scales: { x: { time: true, range: () => windowRef.current } },
+      series: [{ label: "Hora" }, { label: props.title, stroke: "#4fc3f7", width: 2, fill: "rgba(79,195,247,0.12)", value: (_u, v) => (v == null ? "—" : formatNumber(v)) }],
       axes: [
         { stroke: "#9aa4b2", grid: { stroke: "#2a3140" } },
         { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, values: (_u, vals) => vals.map((v) => formatNumber(v)) },

@@ -16,6 +16,16 @@ describe("applyEvents", () => {
     expect(s0.alerts.size).toBe(0); // the input state is untouched
   });
 
+  it("marks a device online when a threshold alert opens from its telemetry", () => {
+    const s0 = snapshot([device("d1", { online: false })], [], []);
+    const s1 = applyEvents(s0, [ev(frames.opened)]);
+    expect(s1.devices.get("d1")?.online).toBe(true);
+    const s2 = applyEvents(snapshot([device("d1", { online: false })], [], []), [
+      { type: "alert", event: "opened", alert: alert("r1", { key: "router.offline", threshold_id: null }) },
+    ]);
+    expect(s2.devices.get("d1")?.online).toBe(false);
+  });
+
   it("drops a resolved alert and keeps a cleared one until resolved", () => {
     const s0 = snapshot([], [alert("a1")], []);
     const cleared = applyEvents(s0, [{ type: "alert", event: "cleared", alert: alert("a1", { state: "cleared", updated_at: "2026-12-02T21:20:00Z" }) }]);

@@ -88,6 +88,10 @@ export function DeviceDetail({ id }: { id: string }) {
 /** History from REST buckets, then live points from the socket's metrics events. */
 function LiveChart(props: { deviceId: string; name: string; range: Range; zone: string }) {
   const [data, setData] = useState<Columns>([[], []]);
+  const [window, setWindow] = useState<[number, number]>(() => {
+    const to = Date.now() / 1000;
+    return [to - RANGE_MS[props.range] / 1000, to];
+  });
   useEffect(() => {
     const to = new Date();
     const from = new Date(to.getTime() - RANGE_MS[props.range]);
@@ -99,7 +103,11 @@ function LiveChart(props: { deviceId: string; name: string; range: Range; zone: 
       if (e.device_id !== props.deviceId || typeof v !== "number") return;
       const ts = new Date(e.ts).getTime() / 1000;
       if (!loaded) pending.push([ts, v]);
-      else setData((cols = appendPoint(cols, ts, v)));
+      else {
+        setData((cols = appendPoint(cols, ts, v)));
+        // The window slides with live points.
+        setWindow(([from, to]) => (ts > to ? [from + (ts - to), ts] : [from, to]));
+      }
     };
     metricListeners.add(listener);
     noc()?.watch([props.deviceId]);
@@ -118,5 +126,5 @@ function LiveChart(props: { deviceId: string; name: string; range: Range; zone: 
       noc()?.watch([]);
     };
   }, [props.deviceId, props.name, props.range]);
-  return <Chart title={props.name} data={data} zone={props.zone} />;
+  return <Chart title={props.name} data={data} zone={props.zone} window={window} />;
 }

@@ -16,6 +16,7 @@ export function NewTicket() {
   const [deviceId, setDeviceId] = useState("");
   const [subject, setSubject] = useState("");
   const [description, setDescription] = useState("");
+  const [affected, setAffected] = useState(user.value?.name ?? "");
   const [priority, setPriority] = useState<TicketPriority>("medium");
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -29,8 +30,8 @@ export function NewTicket() {
       class="card form"
       onSubmit={(e) => {
         e.preventDefault();
-        createTicket({ tenant_id: tenantId, site_id: siteId, device_id: deviceId || undefined, subject, description, priority })
-          .then((tk) => (location.hash = `#/tickets/${tk.number}`))
+        createTicket({ tenant_id: tenantId, site_id: siteId, device_id: deviceId || undefined, subject, description, priority, affected_person: affected })
+          .then((res) => (location.hash = `#/tickets/${res.ticket.number}`))
           .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
       }}
     >
@@ -71,6 +72,10 @@ export function NewTicket() {
       <label>
         {t("description")}
         <textarea required maxLength={10000} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+      </label>
+      <label>
+        {t("affectedPerson")}
+        <input required maxLength={200} value={affected} onInput={(e) => setAffected(e.currentTarget.value)} />
       </label>
       <label>
         {t("priority")}
