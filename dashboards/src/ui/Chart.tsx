@@ -9,10 +9,22 @@ export type Columns = [number[], number[]];
 
 /** `window` is the time range shown ([from, to] in seconds), fixed so that sparse data does not
  * stretch the axis over years. */
-export function Chart(props: { title: string; data: Columns; zone: string; window: [number, number]; height?: number }) {
+export function Chart(props: {
+  title: string;
+  data: Columns;
+  zone: string;
+  window: [number, number];
+  height?: number;
+  /** Marked on the element with the time of the last draw (the benchmark reads it). */
+  range?: string;
+  /** False while history loads: an empty draw then is not the chart. */
+  loaded?: boolean;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const windowRef = useRef(props.window);
+  const loadedRef = useRef(props.loaded ?? true);
+  loadedRef.current = props.loaded ?? true;
   windowRef.current = props.window;
   useEffect(() => {
     const el = box.current;
@@ -29,6 +41,16 @@ export function Chart(props: { title: string; data: Columns; zone: string; windo
         { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, values: (_u, vals) => vals.map((v) => formatNumber(v)) },
       ],
       legend: { show: true },
+      hooks: {
+        draw: [
+          (u) => {
+            if (u.data[0].length || loadedRef.current) {
+              el.setAttribute("data-drawn", String(performance.now()));
+              el.setAttribute("data-points", String(u.data[0].length));
+            }
+          },
+        ],
+      },
     };
     plot.current = new uPlot(opts, props.data, el);
     const resize = new ResizeObserver(() => plot.current?.setSize({ width: el.clientWidth, height: props.height ?? 220 }));
@@ -42,5 +64,5 @@ export function Chart(props: { title: string; data: Columns; zone: string; windo
   useEffect(() => {
     plot.current?.setData(props.data);
   }, [props.data]);
-  return <div ref={box} class="chart" data-testid="chart" />;
+  return <div ref={box} class="chart" data-testid="chart" data-range={props.range} />;
 }

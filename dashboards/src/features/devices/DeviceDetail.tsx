@@ -88,6 +88,7 @@ export function DeviceDetail({ id }: { id: string }) {
 /** History from REST buckets, then live points from the socket's metrics events. */
 function LiveChart(props: { deviceId: string; name: string; range: Range; zone: string }) {
   const [data, setData] = useState<Columns>([[], []]);
+  const [historyLoaded, setHistoryLoaded] = useState(false);
   const [window, setWindow] = useState<[number, number]>(() => {
     const to = Date.now() / 1000;
     return [to - RANGE_MS[props.range] / 1000, to];
@@ -119,6 +120,7 @@ function LiveChart(props: { deviceId: string; name: string; range: Range; zone: 
       .finally(() => {
         loaded = true;
         for (const [ts, v] of pending) cols = appendPoint(cols, ts, v);
+        setHistoryLoaded(true);
         setData(cols);
       });
     return () => {
@@ -126,5 +128,7 @@ function LiveChart(props: { deviceId: string; name: string; range: Range; zone: 
       noc()?.watch([]);
     };
   }, [props.deviceId, props.name, props.range]);
-  return <Chart title={props.name} data={data} zone={props.zone} window={window} />;
+  return (
+    <Chart title={props.name} data={data} zone={props.zone} window={window} range={props.range} loaded={historyLoaded} />
+  );
 }
