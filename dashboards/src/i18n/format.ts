@@ -33,7 +33,8 @@ export const formatCount = (n: number) => integers.format(n);
 const relative = new Intl.RelativeTimeFormat(LOCALE, { numeric: "auto", style: "long" });
 /** "hace 3 minutos", from the shared clock's `now`. */
 export function formatAgo(iso: string, now: number): string {
-  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  // The shared clock ticks every 15 s and server clocks differ a little: never "dentro de".
+  const seconds = Math.min(0, Math.round((new Date(iso).getTime() - now) / 1000));
   const abs = Math.abs(seconds);
   if (abs < 60) return relative.format(seconds, "second");
   if (abs < 3600) return relative.format(Math.round(seconds / 60), "minute");

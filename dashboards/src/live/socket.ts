@@ -20,6 +20,9 @@ export interface NocHandlers {
 }
 
 const RENEW_BEFORE_MS = 60_000;
+/** The hub drops events for a session that falls behind, without telling it: a periodic
+ * resync bounds how long a missed event can stay wrong on the wall. */
+const RESYNC_EVERY_MS = 5 * 60_000;
 
 export class NocSocket {
   readonly status = signal<SocketStatus>("connecting");
@@ -29,6 +32,7 @@ export class NocSocket {
   private watched: string[] = [];
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private resyncTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
   /** Set by `ready`: before it, anything but the auth message would be refused. */
   private authed = false;
@@ -44,6 +48,7 @@ export class NocSocket {
     this.stopped = true;
     clearTimeout(this.renewTimer);
     clearTimeout(this.retryTimer);
+    clearInterval(this.resyncTimer);
     this.ws?.close(1000, "bye");
     this.ws = null;
     this.status.value = "ended";
@@ -87,9 +92,19 @@ export class NocSocket {
     this.attempt = 0;
     this.scheduleRenewal();
     if (this.watched.length) this.send({ type: "subscribe", device_ids: this.watched });
+    clearInterval(this.resyncTimer);
+    this.resyncTimer = setInterval(() => void this.refresh(), RESYNC_EVERY_MS);
+    await this.refresh();
+  }
+
+  /** Snapshot, then changes: events that arrive while the snapshot loads are replayed after it. */
+  private async refresh(): Promise<void> {
+    if (this.buffering) return;
     this.buffering = [];
     try {
       await this.handlers.resync();
+    } catch {
+      // The wall keeps its last state and applies live events; the next resync retries.
     } finally {
       const replay = this.buffering ?? [];
       this.buffering = null;
@@ -118,6 +133,7 @@ export class NocSocket {
     this.ws = null;
     this.authed = false;
     clearTimeout(this.renewTimer);
+    clearInterval(this.resyncTimer);
     if (code === 4002) {
       this.stop();
       this.handlers.onSessionEnded();

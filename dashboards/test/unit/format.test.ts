@@ -19,6 +19,7 @@ describe("es-MX formatters", () => {
     const now = Date.parse("2026-12-02T21:20:00Z");
     expect(formatAgo("2026-12-02T21:17:00Z", now)).toBe("hace 3 minutos");
     expect(formatAgo("2026-12-02T19:20:00Z", now)).toBe("hace 2 horas");
+    expect(formatAgo("2026-12-02T21:20:01Z", now)).toBe("ahora");
   });
 
   it("pluralises", () => {

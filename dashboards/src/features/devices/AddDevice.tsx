@@ -30,7 +30,6 @@ export function AddDevice({ onClose }: { onClose: () => void }) {
   if (upsell) {
     return (
       <Modal title={t("planLimitTitle")} onClose={onClose} testId="upsell-modal">
-        <p>{upsell.message}</p>
         <p>
           {t("planLimitBody")} <b>{PLAN_NAME[upsell.required_plan_hint ?? "pro"]}</b>.
         </p>
