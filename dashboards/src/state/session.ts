@@ -16,10 +16,12 @@ export const tenants = signal<Tenant[]>([]);
 
 const STAFF: readonly Role[] = ["superadmin", "admin", "technician"];
 export const isStaff = (u: User | null) => !!u && STAFF.includes(u.role);
-export const canActOnAlerts = (u: User | null) => !!u && u.role !== "requester";
+/** A suspended tenant reads but every write answers 403: its users get no write controls. */
+const writable = () => ownTenant.value?.status !== "suspended";
+export const canActOnAlerts = (u: User | null) => !!u && u.role !== "requester" && writable();
 export const canAddDevice = (u: User | null) =>
-  !!u && (u.role === "superadmin" || u.role === "admin" || u.role === "client_admin");
-export const canMoveTickets = (u: User | null) => !!u && u.role !== "requester";
+  !!u && (u.role === "superadmin" || u.role === "admin" || u.role === "client_admin") && writable();
+export const canMoveTickets = (u: User | null) => !!u && u.role !== "requester" && writable();
 
 /** The caller's own tenant (tenant roles), to show the suspended banner and use its zone. */
 export const ownTenant = computed(() => {

@@ -143,6 +143,8 @@ describe("dashboard in Chromium", { concurrency: false }, () => {
     await loginAs(page, app.url, users.clinicAdmin, PASSWORD);
     await page.getByTestId("suspended-banner").waitFor({ timeout: 10_000 });
     assert.match(await page.getByTestId("suspended-banner").innerText(), /suspendido/);
+    // Every write would answer 403: the controls are absent, not just refused.
+    assert.equal(await page.getByTestId("add-device").count(), 0);
     await shot(page, "07-suspended.png");
     await page.context().close();
   });

@@ -13,7 +13,7 @@ export function DeviceGrid() {
     <VirtualRows
       items={devices}
       rowHeight={64}
-      itemWidth={190}
+      itemWidth={220}
       keyOf={(d) => d.id}
       render={(d) => <DeviceTile device={d} />}
       class="device-grid"
