@@ -47,7 +47,7 @@ export function LoginPage() {
           />
         </label>
         {error && <p class="error" role="alert">{error}</p>}
-        <button type="submit" disabled={busy}>
+        <button type="submit" class="primary" disabled={busy}>
           {t("login")}
         </button>
         {demo?.demo && first && (
