@@ -55,3 +55,21 @@ export function formatMetric(name: string, value: number): string {
   if (name.endsWith("_bps")) return `${formatNumber(value / 1e6)} Mb/s`;
   return formatNumber(value);
 }
+
+const axisCache = new Map<string, Intl.DateTimeFormat>();
+/** A chart axis label: the hour for ranges up to two days, the day and month beyond. */
+export function formatAxis(ms: number, zone: string, spanSeconds: number): string {
+  const long = spanSeconds > 2 * 86400;
+  const key = `${zone}|${long}`;
+  let f = axisCache.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(
+      LOCALE,
+      long
+        ? { timeZone: zone, day: "numeric", month: "short" }
+        : { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" },
+    );
+    axisCache.set(key, f);
+  }
+  return f.format(new Date(ms));
+}

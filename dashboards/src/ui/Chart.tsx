@@ -3,7 +3,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { useEffect, useRef } from "preact/hooks";
-import { formatNumber } from "../i18n/format";
+import { formatAxis, formatNumber } from "../i18n/format";
 
 export type Columns = [number[], number[]];
 
@@ -37,7 +37,15 @@ export function Chart(props: {
       scales: { x: { time: true, range: () => windowRef.current } },
       series: [{ label: "Hora" }, { label: props.title, stroke: "#4fc3f7", width: 2, fill: "rgba(79,195,247,0.12)", value: (_u, v) => (v == null ? "—" : formatNumber(v)) }],
       axes: [
-        { stroke: "#9aa4b2", grid: { stroke: "#2a3140" } },
+        {
+          stroke: "#9aa4b2",
+          grid: { stroke: "#2a3140" },
+          space: 70,
+          values: (_u, splits) => {
+            const [from, to] = windowRef.current;
+            return splits.map((s) => formatAxis(s * 1000, props.zone, to - from));
+          },
+        },
         { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, values: (_u, vals) => vals.map((v) => formatNumber(v)) },
       ],
       legend: { show: true },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { appendPoint, chartSeries, interfacesOf } from "../../src/features/devices/series";
 import { TICKET_MOVES } from "../../src/features/tickets/moves";
-import { formatAgo, formatDateTime, formatMetric, formatNumber, plural } from "../../src/i18n/format";
+import { formatAgo, formatAxis, formatDateTime, formatMetric, formatNumber, plural } from "../../src/i18n/format";
 
 describe("es-MX formatters", () => {
   it("formats numbers with the Mexican separators", () => {
@@ -13,6 +13,12 @@ describe("es-MX formatters", () => {
     // 21:17 UTC is 15:17 in Mexico City (UTC-6, no DST since 2022) and 13:17 in Tijuana (PST).
     expect(formatDateTime("2026-12-02T21:17:53Z", "America/Mexico_City")).toMatch(/^02\/12\/26,? 15:17:53/);
     expect(formatDateTime("2026-12-02T21:17:53Z", "America/Tijuana")).toMatch(/13:17:53/);
+  });
+
+  it("labels chart axes on the 24-hour clock, or by day past two days", () => {
+    const ms = Date.parse("2026-12-02T21:00:00Z");
+    expect(formatAxis(ms, "America/Mexico_City", 86400)).toBe("15:00");
+    expect(formatAxis(ms, "America/Mexico_City", 30 * 86400)).toMatch(/^2 dic/);
   });
 
   it("says how long ago in Spanish", () => {
