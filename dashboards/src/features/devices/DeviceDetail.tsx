@@ -1,0 +1,134 @@
+import { useEffect, useState } from "preact/hooks";
+import { deviceSeries, getDevice, metricHistory } from "../../api/devices";
+import type { Device, SeriesInfo } from "../../api/types";
+import { t } from "../../i18n/es-MX";
+import { formatDateTime, formatMetric } from "../../i18n/format";
+import { noc } from "../../live/instance";
+import { timeZone } from "../../state/session";
+import { metricListeners, sortedAlerts, wall } from "../../state/store";
+import { light } from "../../state/wall";
+import { Chart, type Columns } from "../../ui/Chart";
+import { AlertList } from "../wall/AlertList";
+import { RouterPanel } from "./RouterPanel";
+import { appendPoint, chartSeries, RANGE_BUCKET, RANGE_MS, type Range } from "./series";
+
+export function DeviceDetail({ id }: { id: string }) {
+  const [device, setDevice] = useState<Device | null>(null);
+  const [series, setSeries] = useState<SeriesInfo[]>([]);
+  const [missing, setMissing] = useState(false);
+  const [range, setRange] = useState<Range>("24h");
+  useEffect(() => {
+    void getDevice(id).then(setDevice).catch(() => setMissing(true));
+    void deviceSeries(id).then(setSeries);
+  }, [id]);
+  const live = wall.value.devices.get(id);
+  const d = live ? { ...device, ...live } : device;
+  if (missing) return <p class="empty">{t("notFound")}</p>;
+  if (!d) return <p class="empty">{t("loading")}</p>;
+  const zone = timeZone.value;
+  const alerts = sortedAlerts.value.filter((a) => a.device_id === id);
+  return (
+    <div class="detail">
+      <a href="#/">{t("back")}</a>
+      <h1 class={`light-${light(d)}`}>
+        <span class="dot" /> {d.name}
+      </h1>
+      <p class="muted">
+        {d.kind === "routeros" ? t("router") : t("agent")} · {d.online ? t("online") : t("offline")}
+        {d.last_seen_at && ` · ${t("lastSeen")}: ${formatDateTime(d.last_seen_at, zone)}`}
+      </p>
+      <section class="panel">
+        <div class="panel-head">
+          <h2>{t("charts")}</h2>
+          <div class="segmented">
+            {(Object.keys(RANGE_MS) as Range[]).map((r) => (
+              <button key={r} class={r === range ? "active" : ""} onClick={() => setRange(r)}>{r}</button>
+            ))}
+          </div>
+        </div>
+        <div class="charts">
+          {chartSeries(series).map((name) => (
+            <LiveChart key={`${name}|${range}`} deviceId={id} name={name} range={range} zone={zone} />
+          ))}
+        </div>
+      </section>
+      <div class="detail-grid">
+        <section class="panel">
+          <h2>{t("series")}</h2>
+          {series.length === 0 ? (
+            <p class="empty">{t("noData")}</p>
+          ) : (
+            <table>
+              <tbody>
+                {series.map((s) => (
+                  <tr key={s.name}>
+                    <td>{s.name}</td>
+                    <td class="num">{formatMetric(s.name, s.value)}</td>
+                    <td class="muted">{formatDateTime(s.ts, zone)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+        <section class="panel">
+          <h2>{t("inventory")}</h2>
+          {d.inventory ? <pre class="inventory">{JSON.stringify(d.inventory, null, 2)}</pre> : <p class="empty">{t("noData")}</p>}
+        </section>
+        <section class="panel">
+          <h2>{t("alerts")}</h2>
+          <AlertList alerts={alerts} />
+        </section>
+      </div>
+      {d.kind === "routeros" && <RouterPanel device={d as Device} series={series} />}
+    </div>
+  );
+}
+
+/** History from REST buckets, then live points from the socket's metrics events. */
+function LiveChart(props: { deviceId: string; name: string; range: Range; zone: string }) {
+  const [data, setData] = useState<Columns>([[], []]);
+  const [historyLoaded, setHistoryLoaded] = useState(false);
+  const [window, setWindow] = useState<[number, number]>(() => {
+    const to = Date.now() / 1000;
+    return [to - RANGE_MS[props.range] / 1000, to];
+  });
+  useEffect(() => {
+    const to = new Date();
+    const from = new Date(to.getTime() - RANGE_MS[props.range]);
+    let cols: Columns = [[], []];
+    let loaded = false;
+    const pending: [number, number][] = [];
+    const listener = (e: { device_id: string; ts: string; values: Record<string, number> }) => {
+      const v = e.values[props.name];
+      if (e.device_id !== props.deviceId || typeof v !== "number") return;
+      const ts = new Date(e.ts).getTime() / 1000;
+      if (!loaded) pending.push([ts, v]);
+      else {
+        setData((cols = appendPoint(cols, ts, v)));
+        // The window slides with live points.
+        setWindow(([from, to]) => (ts > to ? [from + (ts - to), ts] : [from, to]));
+      }
+    };
+    metricListeners.add(listener);
+    noc()?.watch([props.deviceId]);
+    void metricHistory(props.deviceId, props.name, from, to, RANGE_BUCKET[props.range])
+      .then((points) => {
+        cols = [points.map((p) => new Date(p.ts).getTime() / 1000), points.map((p) => p.value)];
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        loaded = true;
+        for (const [ts, v] of pending) cols = appendPoint(cols, ts, v);
+        setHistoryLoaded(true);
+        setData(cols);
+      });
+    return () => {
+      metricListeners.delete(listener);
+      noc()?.watch([]);
+    };
+  }, [props.deviceId, props.name, props.range]);
+  return (
+    <Chart title={props.name} data={data} zone={props.zone} window={window} range={props.range} loaded={historyLoaded} />
+  );
+}

@@ -1,0 +1,8 @@
+// `npm run e2e`: builds nothing; runs the browser tests with Node's test runner.
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", join(here, "dashboard.test.mjs")], { stdio: "inherit" });
+process.exit(r.status ?? 1);
