@@ -18,6 +18,9 @@
 //!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (enrollment,
 //!   certificates), [`scripts`] (remote scripts, approval, signed runs).
 //! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
+//! - [`meta`]: `GET /api/meta` (demo mode and its accounts, version). [`app`]: the built NOC
+//!   app served at `/` from the binary, the fallback to `index.html`, the JSON 404 of
+//!   everything else (mounted last by the engine with [`app::configure`]).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` (built from one route
 //!   table). [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
 //!
@@ -30,6 +33,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod app;
 pub mod auth;
 pub mod caller;
 pub mod device_logs;
@@ -37,6 +41,7 @@ pub mod device_metrics;
 pub mod devices;
 pub mod error;
 pub mod log_rules;
+pub mod meta;
 pub mod noc;
 pub mod ops;
 pub mod page;
@@ -97,6 +102,8 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
             web::get().to(device_metrics::series),
         )
         .route("/devices/{id}/logs", web::get().to(device_logs::list))
+        .route("/devices/{id}/series", web::get().to(devices::series))
+        .route("/meta", web::get().to(meta::meta))
         .route("/log-rules", web::get().to(log_rules::list))
         .route("/log-rules/{kind}", web::put().to(log_rules::put))
         .route("/log-rules/{kind}", web::delete().to(log_rules::reset))

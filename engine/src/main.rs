@@ -3,17 +3,20 @@
 //! Wires everything: configuration, start-up, shutdown and the CLI.
 //!
 //! - `centinela serve`: migrations, device actors, the embedded MQTT broker, the HTTP API.
+//! - `centinela demo`: `serve` plus a demo data set and a simulated fleet ([`demo`]).
 //! - `centinela migrate`: applies migrations only.
 //! - `centinela admin create-user --email E --name N --role R [--tenant T]`: password on stdin.
 //! - `centinela admin rotate-master-key`: new key on stdin; re-encrypts the CA key and router
 //!   credentials in one transaction.
 //!
 //! Modules: [`config`] (TOML + environment), [`serve`] (start-up and graceful shutdown),
-//! [`admin`] (operator commands), [`pki`] (the CA bridge between ingest and api).
+//! [`admin`] (operator commands), [`pki`] (the CA bridge between ingest and api), [`demo`] (the
+//! demo: seed, simulated fleet; never on the `serve` path).
 //! Depends on every workspace crate; nothing depends on it.
 
 mod admin;
 mod config;
+mod demo;
 mod pki;
 mod serve;
 
@@ -39,6 +42,9 @@ struct Cli {
 enum Command {
     /// Runs the engine.
     Serve,
+    /// Runs the engine with demo data and a simulated fleet (agents and MikroTik routers), on an
+    /// empty database or one it seeded before.
+    Demo,
     /// Applies database migrations and exits.
     Migrate,
     /// Operator commands.
@@ -79,6 +85,7 @@ fn main() -> ExitCode {
     let result = actix_rt::System::new().block_on(async move {
         match cli.command {
             Command::Serve => serve::run(settings).await,
+            Command::Demo => demo::run(settings).await,
             Command::Migrate => admin::migrate(&settings).await,
             Command::Admin { command } => admin::run(command, &settings).await,
         }

@@ -3,6 +3,7 @@
 
 mod agents_scripts;
 mod auth;
+mod demo_surface;
 mod helpers;
 mod lists;
 mod ops;
