@@ -6,7 +6,7 @@ use crate::state::ApiState;
 use crate::tokens::{self, TokenType};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use centinela_model::{Role, Scope, TenantId};
-use centinela_storage::{PgConnection, sessions, tenants};
+use centinela_storage::{PgConnection, StorageError, sessions, tenants, users};
 use std::future::Future;
 use std::pin::Pin;
 use uuid::Uuid;
@@ -21,6 +21,9 @@ pub struct Caller {
     pub session_id: Uuid,
     /// When the access token expires, seconds since the epoch.
     pub expires_at: i64,
+    /// A requester's sites (loaded on every request, like the session: a change of
+    /// assignment takes effect at once); empty for every other role.
+    pub site_ids: Vec<Uuid>,
 }
 
 impl Caller {
@@ -38,6 +41,10 @@ impl Caller {
             return Err(ApiError::Unauthorized(
                 "the session has ended; log in again".into(),
             ));
+        }
+        let mut caller = caller;
+        if caller.role == Role::Requester {
+            caller.site_ids = requester_sites(state, &caller).await?;
         }
         Ok(caller)
     }
@@ -59,14 +66,29 @@ impl Caller {
             tenant_id,
             session_id: claims.sid,
             expires_at: claims.exp,
+            site_ids: Vec::new(),
         })
     }
 
     /// The row-level security scope of this caller's transactions.
     pub fn scope(&self) -> Scope {
         match self.tenant_id {
+            Some(tenant) if self.role == Role::Requester => Scope::Requester {
+                tenant,
+                user: self.user_id,
+            },
             Some(tenant) if !self.role.is_staff() => Scope::Tenant(tenant),
             _ => Scope::All,
+        }
+    }
+
+    /// Whether the caller may see objects of `site`: every role but a requester sees every
+    /// site of the tenants it sees; a requester only its own sites. A site-less object (a
+    /// tenant-wide one) is not visible to a requester.
+    pub fn sees_site(&self, site: Option<Uuid>) -> bool {
+        match self.role {
+            Role::Requester => site.is_some_and(|site| self.site_ids.contains(&site)),
+            _ => true,
         }
     }
 
@@ -77,10 +99,7 @@ impl Caller {
 
     /// The tenant filter of list queries: none for staff, the own tenant otherwise.
     pub fn tenant_filter(&self) -> Option<Uuid> {
-        match self.scope() {
-            Scope::All => None,
-            Scope::Tenant(tenant) => Some(tenant.0),
-        }
+        self.scope().tenant().map(|tenant| tenant.0)
     }
 
     /// The tenant a list query is restricted to, given the `tenant_id` the caller asked for.
@@ -176,4 +195,12 @@ pub enum ListTenant {
     /// The caller asked for a tenant it cannot see: the answer is an empty list, never an error
     /// that would reveal the tenant exists.
     NotVisible,
+}
+
+/// A requester's sites, read in its own scope (RLS passes only its tenant's rows).
+async fn requester_sites(state: &ApiState, caller: &Caller) -> Result<Vec<Uuid>, ApiError> {
+    let mut tx = state.store.begin(caller.scope()).await?;
+    let sites = users::site_ids(&mut tx, caller.user_id).await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(sites)
 }

@@ -5,6 +5,7 @@ use crate::ids::TenantId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use uuid::Uuid;
 
 macro_rules! word_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
@@ -136,19 +137,39 @@ impl Role {
     }
 }
 
-/// What a caller may see: every tenant (staff, the engine itself) or one tenant.
+/// What a caller may see: every tenant (staff, the engine itself), one tenant, or a requester's
+/// part of one tenant (the sites assigned to the user, and the user's own tickets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     All,
     Tenant(TenantId),
+    /// A requester: row-level security narrows the tenant further to the user's sites
+    /// (`user_sites`) on every site-bound table.
+    Requester {
+        tenant: TenantId,
+        user: Uuid,
+    },
 }
 
 impl Scope {
-    /// Whether this scope includes rows of `tenant`.
+    /// Whether this scope includes rows of `tenant` (a requester's sites are checked apart).
     pub fn allows(&self, tenant: TenantId) -> bool {
+        self.tenant().is_none_or(|own| own == tenant)
+    }
+
+    /// The one tenant this scope is limited to; `None` for [`Scope::All`].
+    pub fn tenant(&self) -> Option<TenantId> {
         match self {
-            Scope::All => true,
-            Scope::Tenant(own) => *own == tenant,
+            Scope::All => None,
+            Scope::Tenant(own) | Scope::Requester { tenant: own, .. } => Some(*own),
+        }
+    }
+
+    /// The requesting user when the scope is a requester's.
+    pub fn requester(&self) -> Option<Uuid> {
+        match self {
+            Scope::Requester { user, .. } => Some(*user),
+            _ => None,
         }
     }
 }
@@ -185,5 +206,12 @@ mod tests {
         assert!(Scope::All.allows(a));
         assert!(Scope::Tenant(a).allows(a));
         assert!(!Scope::Tenant(a).allows(b));
+        let user = Uuid::new_v4();
+        let requester = Scope::Requester { tenant: a, user };
+        assert!(requester.allows(a) && !requester.allows(b));
+        assert_eq!(requester.tenant(), Some(a));
+        assert_eq!(requester.requester(), Some(user));
+        assert_eq!(Scope::All.tenant(), None);
+        assert_eq!(Scope::Tenant(a).requester(), None);
     }
 }

@@ -208,17 +208,27 @@ impl Store {
         timescale::migrate(&self.pool, mode).await
     }
 
-    /// Opens a transaction whose row-level security scope is `scope`.
+    /// Opens a transaction whose row-level security scope is `scope`: `centinela.scope` (`*` or
+    /// the tenant) and, for a requester, `centinela.requester` (the user, whose `user_sites`
+    /// the site-bound policies consult). Both are transaction-local (`set_config(.., true)`),
+    /// so a pooled connection never carries one caller's scope into another's transaction.
     pub async fn begin(&self, scope: Scope) -> Result<ScopedTx> {
         let mut tx = self.pool.begin().await?;
-        let value = match scope {
-            Scope::All => "*".to_owned(),
-            Scope::Tenant(tenant) => tenant.to_string(),
-        };
-        sqlx::query("SELECT set_config('centinela.scope', $1, true)")
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
+        let tenant = scope
+            .tenant()
+            .map_or_else(|| "*".to_owned(), |tenant| tenant.to_string());
+        let requester = scope
+            .requester()
+            .map(|user| user.to_string())
+            .unwrap_or_default();
+        sqlx::query(
+            "SELECT set_config('centinela.scope', $1, true), \
+                    set_config('centinela.requester', $2, true)",
+        )
+        .bind(tenant)
+        .bind(requester)
+        .execute(&mut *tx)
+        .await?;
         Ok(tx)
     }
 

@@ -70,3 +70,50 @@ pub async fn list(conn: &mut PgConnection, tenant: Option<Uuid>) -> Result<Vec<U
     .fetch_all(conn)
     .await?)
 }
+
+/// The sites a requester belongs to (empty for other roles).
+pub async fn site_ids(conn: &mut PgConnection, user_id: Uuid) -> Result<Vec<Uuid>> {
+    let rows: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT site_id FROM user_sites WHERE user_id = $1 ORDER BY site_id")
+            .bind(user_id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Replaces the sites of a user. Every site must exist and belong to `tenant_id` (`Invalid`
+/// otherwise, before anything is written): a requester never spans tenants.
+pub async fn set_sites(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    tenant_id: Uuid,
+    site_ids: &[Uuid],
+) -> Result<()> {
+    let mut distinct = site_ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let found: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sites WHERE id = ANY($1) AND tenant_id = $2")
+            .bind(&distinct)
+            .bind(tenant_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if found as usize != distinct.len() {
+        return Err(StorageError::Invalid(
+            "site_ids: every site must exist and belong to the user's tenant".into(),
+        ));
+    }
+    sqlx::query("DELETE FROM user_sites WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO user_sites (user_id, site_id, tenant_id) SELECT $1, unnest($2::uuid[]), $3",
+    )
+    .bind(user_id)
+    .bind(&distinct)
+    .bind(tenant_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -6,7 +6,7 @@ mod dead_letters;
 use centinela_model::{Scope, TenantId};
 use centinela_storage::metrics::{self, Layout, MetricRow};
 use centinela_storage::testing::fresh_store;
-use centinela_storage::{Store, alerts, devices, sites, tenants, tickets};
+use centinela_storage::{StorageError, Store, alerts, devices, sites, tenants, tickets, users};
 use chrono::{Duration, TimeZone, Utc};
 use uuid::Uuid;
 
@@ -324,4 +324,68 @@ async fn timescaledb_off_forces_native_and_required_is_refused_on_it() {
     .await
     .unwrap();
     assert_eq!(schema, "pg_catalog");
+}
+
+#[tokio::test]
+async fn a_requester_scope_sees_only_its_sites() {
+    let (store, _) = fresh_store().await;
+    let mut tx = store.begin(Scope::All).await.unwrap();
+    let tenant = tenants::create(&mut tx, "Ñandú S.A.", "pro").await.unwrap();
+    let other_tenant = tenants::create(&mut tx, "Otro", "pro").await.unwrap();
+    let site = |tenant_id: Uuid, name: &str| sites::NewSite {
+        tenant_id,
+        name: name.into(),
+        ..Default::default()
+    };
+    let own = sites::create(&mut tx, &site(tenant.id, "Matriz"))
+        .await
+        .unwrap();
+    let sibling = sites::create(&mut tx, &site(tenant.id, "Sucursal"))
+        .await
+        .unwrap();
+    let foreign = sites::create(&mut tx, &site(other_tenant.id, "Ajena"))
+        .await
+        .unwrap();
+    let user = users::create(
+        &mut tx,
+        "solicitante@example.mx",
+        "José Núñez",
+        "requester",
+        Some(tenant.id),
+        "x",
+    )
+    .await
+    .unwrap();
+    users::set_sites(&mut tx, user.id, tenant.id, &[own.id])
+        .await
+        .unwrap();
+    // A site of another tenant is refused, and the refusal leaves nothing half-written.
+    assert!(matches!(
+        users::set_sites(&mut tx, user.id, tenant.id, &[own.id, foreign.id]).await,
+        Err(StorageError::Invalid(_))
+    ));
+    tx.commit().await.unwrap();
+
+    let mut tx = store
+        .begin(Scope::Requester {
+            tenant: TenantId(tenant.id),
+            user: user.id,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        users::site_ids(&mut tx, user.id).await.unwrap(),
+        vec![own.id]
+    );
+    let visible =
+        |site: Uuid| sqlx::query_scalar::<_, bool>("SELECT centinela_site_visible($1)").bind(site);
+    assert!(visible(own.id).fetch_one(&mut *tx).await.unwrap());
+    assert!(!visible(sibling.id).fetch_one(&mut *tx).await.unwrap());
+    drop(tx);
+    // The same connection pool, another caller: the requester setting did not leak.
+    let mut tx = store
+        .begin(Scope::Tenant(TenantId(tenant.id)))
+        .await
+        .unwrap();
+    assert!(visible(sibling.id).fetch_one(&mut *tx).await.unwrap());
 }
