@@ -43,9 +43,7 @@ pub mod writer;
 pub use commands::CommandSink;
 pub use device::{DeviceLimits, RouterLogLine};
 pub use hub::{Hub, NocEvent, NocSubscribe, NocUnsubscribe};
-pub use noc_events::{
-    AlertEvent, DeviceEvent, NocMessage, ScriptRunEvent, TicketEvent,
-};
+pub use noc_events::{AlertEvent, DeviceEvent, NocMessage, ScriptRunEvent, TicketEvent};
 pub use presence::PresenceConfig;
 pub use runtime::{DeviceChange, IngestError, Runtime, RuntimeConfig};
 pub use telemetry::Telemetry;

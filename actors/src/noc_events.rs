@@ -44,7 +44,10 @@ pub enum NocMessage {
         values: BTreeMap<String, f64>,
     },
     /// A remote script run changed state.
-    ScriptRun { event: ScriptRunEvent, run: ScriptRun },
+    ScriptRun {
+        event: ScriptRunEvent,
+        run: ScriptRun,
+    },
 }
 
 /// What happened to an alert.
@@ -62,7 +65,9 @@ pub enum AlertEvent {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DeviceEvent {
     /// `health`: `green`, `yellow` or `red`.
-    Health { health: &'static str },
+    Health {
+        health: &'static str,
+    },
     Online,
     Offline,
 }
@@ -172,20 +177,21 @@ mod tests {
 
     #[test]
     fn alert_events_carry_the_alert() {
-        let alert = centinela_storage::alerts::provisional(&centinela_storage::alerts::AlertFacts {
-            id: Uuid::new_v4(),
-            tenant_id: Uuid::new_v4(),
-            device_id: Uuid::new_v4(),
-            key: "cpu.usage_pct".into(),
-            threshold_id: None,
-            severity: "critical".into(),
-            title: "CPU al 97 % en Recepción".into(),
-            description: "Uso de CPU alto".into(),
-            recommended_action: "Revisar procesos".into(),
-            value: 97.0,
-            threshold: Some(90.0),
-            at: Utc::now(),
-        });
+        let alert =
+            centinela_storage::alerts::provisional(&centinela_storage::alerts::AlertFacts {
+                id: Uuid::new_v4(),
+                tenant_id: Uuid::new_v4(),
+                device_id: Uuid::new_v4(),
+                key: "cpu.usage_pct".into(),
+                threshold_id: None,
+                severity: "critical".into(),
+                title: "CPU al 97 % en Recepción".into(),
+                description: "Uso de CPU alto".into(),
+                recommended_action: "Revisar procesos".into(),
+                value: 97.0,
+                threshold: Some(90.0),
+                at: Utc::now(),
+            });
         let message = NocMessage::Alert {
             event: AlertEvent::Opened,
             alert: alert.clone(),

@@ -111,11 +111,7 @@ impl Presence {
 
     /// Every device [`Presence::is_online`] answers true for.
     pub fn online_devices(&self) -> Vec<Uuid> {
-        let agents = self
-            .entries
-            .iter()
-            .filter(|e| !e.offline)
-            .map(|e| *e.key());
+        let agents = self.entries.iter().filter(|e| !e.offline).map(|e| *e.key());
         let polled = self
             .polled
             .iter()

@@ -6,8 +6,8 @@ use crate::device::{
     OFFLINE_KEY, ObserveLogs, RouterLogLine, SetLogRules, SetReachability, SetRules, Settle,
 };
 use crate::hub::{Hub, NocWatch};
-use crate::noc_events::{NocMessage, ScriptRunEvent};
 use crate::inventory::Inventories;
+use crate::noc_events::{NocMessage, ScriptRunEvent};
 use crate::presence::{Presence, PresenceConfig};
 use crate::rules::effective_rules;
 use crate::telemetry::Telemetry;
@@ -773,7 +773,9 @@ impl Runtime {
 
     /// Publishes a NOC event to the sessions that may see `tenant_id`.
     pub fn publish(&self, tenant_id: Uuid, message: &NocMessage) {
-        self.inner.hub.do_send(message.to_event(TenantId(tenant_id)));
+        self.inner
+            .hub
+            .do_send(message.to_event(TenantId(tenant_id)));
     }
 
     /// Registers a transport commands can go through.

@@ -123,7 +123,10 @@ fn file(path: &str, body: &[u8]) -> HttpResponse {
         "public, max-age=3600"
     };
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, mime.essence_str().to_owned() + charset(&mime)))
+        .insert_header((
+            header::CONTENT_TYPE,
+            mime.essence_str().to_owned() + charset(&mime),
+        ))
         .insert_header((header::CACHE_CONTROL, cache))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(body.to_vec())

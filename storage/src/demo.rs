@@ -149,21 +149,23 @@ pub struct TenantProfileRow {
     pub state: String,
 }
 
-/// Places a seeded ticket in its story: created `created_at`, now in `status`, assigned to
-/// `assigned_to`, with one history event per move of `path` (the allowed moves that lead from
-/// `new` to `status`), spread between creation and now.
+/// Places a seeded ticket in its story: created `created_at` by `created_by` (a requester on
+/// the portal), now in the last status of `path`, assigned to `assigned_to`, with one history
+/// event per move of `path` (the allowed moves that lead from `new` to that status), spread
+/// between creation and now.
 pub async fn place_ticket(
     conn: &mut PgConnection,
     ticket: &Ticket,
     created_at: DateTime<Utc>,
     path: &[&str],
     assigned_to: Option<Uuid>,
+    created_by: Option<Uuid>,
 ) -> Result<()> {
     let status = path.last().copied().unwrap_or("new");
     let (respond, resolve) = crate::tickets::sla_for(&ticket.priority);
     sqlx::query(
         "UPDATE tickets SET created_at = $2, updated_at = now(), status = $3, assigned_to = $4,
-             response_due_at = $5, resolution_due_at = $6 WHERE id = $1",
+             response_due_at = $5, resolution_due_at = $6, created_by = $7 WHERE id = $1",
     )
     .bind(ticket.id)
     .bind(created_at)
@@ -171,6 +173,7 @@ pub async fn place_ticket(
     .bind(assigned_to)
     .bind(created_at + respond)
     .bind(created_at + resolve)
+    .bind(created_by)
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE ticket_events SET at = $2 WHERE ticket_id = $1")
@@ -182,7 +185,11 @@ pub async fn place_ticket(
     let mut from = "new";
     for (i, to) in path.iter().enumerate() {
         let at = created_at + span * (i as i32 + 1) / (path.len() as i32 + 1);
-        let kind = if *to == "assigned" { "assigned" } else { "status" };
+        let kind = if *to == "assigned" {
+            "assigned"
+        } else {
+            "status"
+        };
         sqlx::query(
             "INSERT INTO ticket_events (tenant_id, ticket_id, at, actor_id, kind, from_value, to_value)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

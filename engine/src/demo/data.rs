@@ -329,7 +329,12 @@ const fn requester(
     }
 }
 
-const fn staff(email: &'static str, password: &'static str, role: &'static str, name: &'static str) -> AccountSpec {
+const fn staff(
+    email: &'static str,
+    password: &'static str,
+    role: &'static str,
+    name: &'static str,
+) -> AccountSpec {
     AccountSpec {
         email,
         password,
@@ -352,28 +357,103 @@ const fn client(email: &'static str, name: &'static str, tenant: usize) -> Accou
 }
 
 pub const ACCOUNTS: &[AccountSpec] = &[
-    staff("admin@lanetdemo.com", ADMIN_PASSWORD, "superadmin", "Administración Lanet"),
-    staff("tecnico1@lanetdemo.com", TECH_PASSWORD, "technician", "Juan Pérez Ramírez"),
-    staff("tecnico2@lanetdemo.com", TECH_PASSWORD, "technician", "María Fernanda Núñez"),
-    staff("tecnico3@lanetdemo.com", TECH_PASSWORD, "technician", "José Ángel Gutiérrez"),
+    staff(
+        "admin@lanetdemo.com",
+        ADMIN_PASSWORD,
+        "superadmin",
+        "Administración Lanet",
+    ),
+    staff(
+        "tecnico1@lanetdemo.com",
+        TECH_PASSWORD,
+        "technician",
+        "Juan Pérez Ramírez",
+    ),
+    staff(
+        "tecnico2@lanetdemo.com",
+        TECH_PASSWORD,
+        "technician",
+        "María Fernanda Núñez",
+    ),
+    staff(
+        "tecnico3@lanetdemo.com",
+        TECH_PASSWORD,
+        "technician",
+        "José Ángel Gutiérrez",
+    ),
     client("cliente1@lanetdemo.com", "Verónica Ibáñez Soto", 0),
     client("cliente2@lanetdemo.com", "Ramón Peña Castillo", 2),
     client("cliente3@lanetdemo.com", "Lucía Canché Pech", 4),
-    requester("solicitante1@lanetdemo.com", "Sofía Hernández López", 0, &[0]),
+    requester(
+        "solicitante1@lanetdemo.com",
+        "Sofía Hernández López",
+        0,
+        &[0],
+    ),
     requester("solicitante2@lanetdemo.com", "Carlos Muñoz Díaz", 0, &[1]),
-    requester("solicitante3@lanetdemo.com", "Andrea Jiménez Ortega", 0, &[2]),
-    requester("solicitante4@lanetdemo.com", "Miguel Ángel Ruiz", 0, &[0, 1]),
-    requester("solicitante5@lanetdemo.com", "Dra. Patricia Domínguez", 1, &[0]),
+    requester(
+        "solicitante3@lanetdemo.com",
+        "Andrea Jiménez Ortega",
+        0,
+        &[2],
+    ),
+    requester(
+        "solicitante4@lanetdemo.com",
+        "Miguel Ángel Ruiz",
+        0,
+        &[0, 1],
+    ),
+    requester(
+        "solicitante5@lanetdemo.com",
+        "Dra. Patricia Domínguez",
+        1,
+        &[0],
+    ),
     requester("solicitante6@lanetdemo.com", "Enf. Jesús Bañuelos", 1, &[0]),
     requester("solicitante7@lanetdemo.com", "Dr. Óscar Valdés", 1, &[1]),
-    requester("solicitante8@lanetdemo.com", "Gabriela Núñez Treviño", 2, &[0]),
-    requester("solicitante9@lanetdemo.com", "Roberto Garza Villarreal", 3, &[0]),
-    requester("solicitante10@lanetdemo.com", "Daniela Cantú Salinas", 3, &[1]),
-    requester("solicitante11@lanetdemo.com", "Héctor Elizondo Peña", 3, &[0, 1]),
-    requester("solicitante12@lanetdemo.com", "Maestra Inés Uc Chan", 4, &[0]),
+    requester(
+        "solicitante8@lanetdemo.com",
+        "Gabriela Núñez Treviño",
+        2,
+        &[0],
+    ),
+    requester(
+        "solicitante9@lanetdemo.com",
+        "Roberto Garza Villarreal",
+        3,
+        &[0],
+    ),
+    requester(
+        "solicitante10@lanetdemo.com",
+        "Daniela Cantú Salinas",
+        3,
+        &[1],
+    ),
+    requester(
+        "solicitante11@lanetdemo.com",
+        "Héctor Elizondo Peña",
+        3,
+        &[0, 1],
+    ),
+    requester(
+        "solicitante12@lanetdemo.com",
+        "Maestra Inés Uc Chan",
+        4,
+        &[0],
+    ),
     requester("solicitante13@lanetdemo.com", "Luis Fernando Poot", 4, &[1]),
-    requester("solicitante14@lanetdemo.com", "Karla Güémez Rosado", 4, &[0]),
-    requester("solicitante15@lanetdemo.com", "Ana Sofía Castañeda", 1, &[1]),
+    requester(
+        "solicitante14@lanetdemo.com",
+        "Karla Güémez Rosado",
+        4,
+        &[0],
+    ),
+    requester(
+        "solicitante15@lanetdemo.com",
+        "Ana Sofía Castañeda",
+        1,
+        &[1],
+    ),
 ];
 
 /// The accounts shown on the login page (and in docs/api.md).
@@ -386,18 +466,66 @@ pub const LOGIN_ACCOUNTS: [&str; 4] = [
 
 /// Ticket subjects and descriptions (the helpdesk's everyday Spanish).
 pub const TICKET_TEXTS: &[(&str, &str, &str)] = &[
-    ("No imprime la impresora de recepción", "La impresora HP de recepción marca error de papel aunque tiene hojas.", "hardware"),
-    ("Correo no sincroniza en Outlook", "Desde esta mañana Outlook pide la contraseña una y otra vez.", "correo"),
-    ("Equipo muy lento al iniciar", "La computadora tarda más de diez minutos en arrancar.", "hardware"),
-    ("Alta de usuario para nuevo empleado", "Favor de crear cuenta y correo para el nuevo auxiliar contable.", "cuentas"),
-    ("Sin acceso a carpeta compartida", "No puedo abrir la carpeta de Facturación en el servidor de archivos.", "red"),
-    ("Internet intermitente en sucursal", "Se cae la conexión cada media hora aproximadamente.", "red"),
-    ("Instalar actualización del ERP", "Se requiere instalar la versión 8.2 del ERP en cajas.", "software"),
-    ("Pantalla parpadea en consultorio", "El monitor del consultorio 2 parpadea y se apaga.", "hardware"),
-    ("Respaldo nocturno falló", "El respaldo del servidor no terminó anoche; revisar bitácora.", "respaldos"),
-    ("Solicitud de licencia de Office", "Necesitamos una licencia adicional para el área de nóminas.", "software"),
-    ("Teléfono IP sin tono", "La extensión 204 no tiene tono desde el cambio de cableado.", "telefonía"),
-    ("Cambio de contraseña del Wi-Fi de invitados", "Por política mensual, cambiar la clave de la red de invitados.", "red"),
+    (
+        "No imprime la impresora de recepción",
+        "La impresora HP de recepción marca error de papel aunque tiene hojas.",
+        "hardware",
+    ),
+    (
+        "Correo no sincroniza en Outlook",
+        "Desde esta mañana Outlook pide la contraseña una y otra vez.",
+        "correo",
+    ),
+    (
+        "Equipo muy lento al iniciar",
+        "La computadora tarda más de diez minutos en arrancar.",
+        "hardware",
+    ),
+    (
+        "Alta de usuario para nuevo empleado",
+        "Favor de crear cuenta y correo para el nuevo auxiliar contable.",
+        "cuentas",
+    ),
+    (
+        "Sin acceso a carpeta compartida",
+        "No puedo abrir la carpeta de Facturación en el servidor de archivos.",
+        "red",
+    ),
+    (
+        "Internet intermitente en sucursal",
+        "Se cae la conexión cada media hora aproximadamente.",
+        "red",
+    ),
+    (
+        "Instalar actualización del ERP",
+        "Se requiere instalar la versión 8.2 del ERP en cajas.",
+        "software",
+    ),
+    (
+        "Pantalla parpadea en consultorio",
+        "El monitor del consultorio 2 parpadea y se apaga.",
+        "hardware",
+    ),
+    (
+        "Respaldo nocturno falló",
+        "El respaldo del servidor no terminó anoche; revisar bitácora.",
+        "respaldos",
+    ),
+    (
+        "Solicitud de licencia de Office",
+        "Necesitamos una licencia adicional para el área de nóminas.",
+        "software",
+    ),
+    (
+        "Teléfono IP sin tono",
+        "La extensión 204 no tiene tono desde el cambio de cableado.",
+        "telefonía",
+    ),
+    (
+        "Cambio de contraseña del Wi-Fi de invitados",
+        "Por política mensual, cambiar la clave de la red de invitados.",
+        "red",
+    ),
 ];
 
 /// Each status with the moves that lead to it from `new` (the contract's state machine).
@@ -408,8 +536,20 @@ pub const TICKET_PATHS: &[&[&str]] = &[
     &["assigned", "in_progress"],
     &["assigned", "in_progress", "waiting_customer"],
     &["assigned", "in_progress", "waiting_customer", "resolved"],
-    &["assigned", "in_progress", "waiting_customer", "resolved", "closed"],
-    &["assigned", "in_progress", "waiting_customer", "resolved", "reopened"],
+    &[
+        "assigned",
+        "in_progress",
+        "waiting_customer",
+        "resolved",
+        "closed",
+    ],
+    &[
+        "assigned",
+        "in_progress",
+        "waiting_customer",
+        "resolved",
+        "reopened",
+    ],
     &["cancelled"],
 ];
 

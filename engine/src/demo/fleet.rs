@@ -117,7 +117,8 @@ pub async fn start_routers(
             .with_context(|| format!("cannot start the simulator of {}", router.name))?;
         let addr = handle.local_addr();
         ports.insert(router.device_id, addr.port());
-        let outage = (router.scenario == RouterScenario::Unreachable).then_some((outage_after, outage));
+        let outage =
+            (router.scenario == RouterScenario::Unreachable).then_some((outage_after, outage));
         tasks.push(actix_rt::spawn(run_router(
             router.clone(),
             handle,
@@ -146,13 +147,19 @@ async fn run_router(
         () = tokio::time::sleep(after) => {}
     }
     handle.shutdown().await;
-    println!("demo: {} stops answering for {} s", router.name, down_for.as_secs());
+    println!(
+        "demo: {} stops answering for {} s",
+        router.name,
+        down_for.as_secs()
+    );
     tokio::select! {
         _ = stopped.wait_for(|s| *s) => return,
         () = tokio::time::sleep(down_for) => {}
     }
     let restarted = match sim_config(&router, addr) {
-        Ok(config) => centinela_routeros_sim::start(config).await.map_err(anyhow::Error::from),
+        Ok(config) => centinela_routeros_sim::start(config)
+            .await
+            .map_err(anyhow::Error::from),
         Err(error) => Err(error),
     };
     match restarted {
@@ -161,7 +168,9 @@ async fn run_router(
             let _ = stopped.wait_for(|s| *s).await;
             handle.shutdown().await;
         }
-        Err(error) => tracing::warn!(router = %router.name, %error, "The demo router could not come back."),
+        Err(error) => {
+            tracing::warn!(router = %router.name, %error, "The demo router could not come back.")
+        }
     }
 }
 

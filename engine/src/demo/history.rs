@@ -79,10 +79,19 @@ async fn devices(store: &Store) -> Result<Vec<Series>> {
 /// Office-hours load (08:00–19:00 Mexico City, UTC−6) on top of each host's baseline.
 fn office_load(ts: DateTime<Utc>) -> f64 {
     let local_hour = (ts.hour() as i64 - 6).rem_euclid(24);
-    if (8..19).contains(&local_hour) { 1.6 } else { 0.6 }
+    if (8..19).contains(&local_hour) {
+        1.6
+    } else {
+        0.6
+    }
 }
 
-fn day_rows(series: &[Series], from: DateTime<Utc>, to: DateTime<Utc>, seed: u64) -> Vec<MetricRow> {
+fn day_rows(
+    series: &[Series],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    seed: u64,
+) -> Vec<MetricRow> {
     let mut rng = StdRng::seed_from_u64(seed);
     let steps = (to - from).num_seconds() / STEP_S;
     let mut rows = Vec::with_capacity(series.len() * steps as usize * 4);
@@ -91,7 +100,8 @@ fn day_rows(series: &[Series], from: DateTime<Utc>, to: DateTime<Utc>, seed: u64
             let ts = from + Duration::seconds(i * STEP_S);
             let load = office_load(ts);
             let cpu = (s.cpu_base * load + rng.random_range(-5.0..5.0)).clamp(0.5, 99.0);
-            let mem = (s.mem_base + 8.0 * (load - 1.0) + rng.random_range(-2.0..2.0)).clamp(5.0, 98.0);
+            let mem =
+                (s.mem_base + 8.0 * (load - 1.0) + rng.random_range(-2.0..2.0)).clamp(5.0, 98.0);
             let mut push = |name: &str, value: f64| {
                 rows.push(MetricRow {
                     ts,
@@ -104,10 +114,16 @@ fn day_rows(series: &[Series], from: DateTime<Utc>, to: DateTime<Utc>, seed: u64
             push("cpu.usage_pct", cpu);
             push("mem.used_pct", mem);
             if s.router {
-                push("if.rx_bps{if=ether1}", 4.0e6 * load + rng.random_range(0.0..1.0e6));
+                push(
+                    "if.rx_bps{if=ether1}",
+                    4.0e6 * load + rng.random_range(0.0..1.0e6),
+                );
             } else {
                 push("disk.used_pct{mount=/}", s.disk);
-                push("net.rx_bps{if=eth0}", 2.0e5 * load + rng.random_range(0.0..5.0e4));
+                push(
+                    "net.rx_bps{if=eth0}",
+                    2.0e5 * load + rng.random_range(0.0..5.0e4),
+                );
             }
         }
     }

@@ -48,8 +48,14 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
     let sealer = pki::Sealer(Arc::new(master_key));
     let store = admin::connect(&settings).await?;
     let started = Instant::now();
-    if seed::seed(&store, &sealer).await.context("cannot seed the demo data")? {
-        println!("demo: data seeded in {:.1} s", started.elapsed().as_secs_f64());
+    if seed::seed(&store, &sealer)
+        .await
+        .context("cannot seed the demo data")?
+    {
+        println!(
+            "demo: data seeded in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     } else {
         println!("demo: demo data already present (seeded before)");
     }
@@ -63,7 +69,9 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
     .await?;
     if let Err(error) = seed::point_routers(&store, &sims.ports).await {
         sims.stop().await;
-        return Err(Failure::Runtime(error.context("cannot point the routers at their simulators")));
+        return Err(Failure::Runtime(
+            error.context("cannot point the routers at their simulators"),
+        ));
     }
     let agents = seed::agents_with_tokens(&store).await?;
     let sidecar = DemoSidecar {
@@ -71,7 +79,10 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         settings: DemoRun::from(&settings),
         agents: Some(fleet::AgentFleet {
             agents,
-            mqtt: (settings.mqtt.public_host.clone(), settings.mqtt.listen.port()),
+            mqtt: (
+                settings.mqtt.public_host.clone(),
+                settings.mqtt.listen.port(),
+            ),
             interval: Duration::from_millis(demo.telemetry_interval_ms.max(100)),
             breach_pct: demo.breach_pct.clamp(0.0, 100.0),
             state_file: settings.engine.data_dir.join("demo").join("fleet.json"),
@@ -149,7 +160,10 @@ impl Sidecar for DemoSidecar {
             let stopped = self.stop.subscribe();
             self.tasks.push(actix_rt::spawn(async move {
                 if let Err(error) = fleet::run_agents(agents, http, stopped).await {
-                    tracing::error!(error = format!("{error:#}"), "The demo's agent fleet stopped.");
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "The demo's agent fleet stopped."
+                    );
                 }
             }));
         }
@@ -185,8 +199,14 @@ impl Sidecar for DemoSidecar {
 fn print_welcome(http: SocketAddr) {
     println!();
     println!("Centinela demo: open http://{http}/ and click \"Modo demo\", or log in as:");
-    for account in data::ACCOUNTS.iter().filter(|a| a.role != "requester" || a.email == "solicitante1@lanetdemo.com") {
-        println!("  {:<30} {:<14} {} ({})", account.email, account.password, account.name, account.role);
+    for account in data::ACCOUNTS
+        .iter()
+        .filter(|a| a.role != "requester" || a.email == "solicitante1@lanetdemo.com")
+    {
+        println!(
+            "  {:<30} {:<14} {} ({})",
+            account.email, account.password, account.name, account.role
+        );
     }
     println!("Ctrl-C stops everything.");
     println!();

@@ -59,8 +59,18 @@ pub async fn seed(store: &Store, sealer: &dyn CredentialSealer) -> Result<bool> 
         if account.role == "technician" {
             world.technicians.push(user.id);
         }
-        if account.role == "requester" {
-            world.requesters.push((user.name.clone(), account.tenant.unwrap_or(0)));
+        if let (Some(tenant_index), Some(tenant)) = (account.tenant, tenant)
+            && account.role == "requester"
+        {
+            let sites: Vec<Uuid> = account
+                .sites
+                .iter()
+                .filter_map(|i| world.sites_of(tenant_index).get(*i).copied())
+                .collect();
+            users::set_sites(&mut tx, user.id, tenant, &sites).await?;
+            world
+                .requesters
+                .push((user.id, user.name.clone(), tenant_index));
         }
     }
     seed_alert_history(&mut tx, &world, &mut rng).await?;
@@ -79,8 +89,19 @@ struct World {
     /// (tenant index, site id, device id, name)
     agents: Vec<(usize, Uuid, Uuid, String)>,
     technicians: Vec<Uuid>,
-    /// (name, tenant index)
-    requesters: Vec<(String, usize)>,
+    /// (user id, name, tenant index)
+    requesters: Vec<(Uuid, String, usize)>,
+}
+
+impl World {
+    /// The sites of a tenant, in the order of its spec.
+    fn sites_of(&self, tenant_index: usize) -> Vec<Uuid> {
+        self.sites
+            .iter()
+            .filter(|s| s.0 == tenant_index)
+            .map(|s| s.1)
+            .collect()
+    }
 }
 
 /// One argon2 hash per distinct demo password (hashing is deliberately slow).
@@ -190,7 +211,13 @@ async fn seed_thresholds(tx: &mut PgConnection, tenant: Uuid) -> Result<()> {
     Ok(())
 }
 
-fn cpu_alert(tenant: Uuid, device: Uuid, name: &str, value: f64, at: chrono::DateTime<Utc>) -> AlertFacts {
+fn cpu_alert(
+    tenant: Uuid,
+    device: Uuid,
+    name: &str,
+    value: f64,
+    at: chrono::DateTime<Utc>,
+) -> AlertFacts {
     let critical = value >= 95.0;
     AlertFacts {
         id: Uuid::new_v4(),
@@ -201,7 +228,9 @@ fn cpu_alert(tenant: Uuid, device: Uuid, name: &str, value: f64, at: chrono::Dat
         severity: if critical { "critical" } else { "warning" }.into(),
         title: format!("CPU al {value:.0} % en {name}"),
         description: format!("El uso de CPU de {name} superó el umbral ({value:.1} %)."),
-        recommended_action: "Revisar los procesos con más consumo y reiniciar el servicio afectado si no responde.".into(),
+        recommended_action:
+            "Revisar los procesos con más consumo y reiniciar el servicio afectado si no responde."
+                .into(),
         value,
         threshold: Some(if critical { 95.0 } else { 85.0 }),
         at,
@@ -240,14 +269,13 @@ async fn seed_tickets(tx: &mut PgConnection, world: &World, rng: &mut StdRng) ->
     let sources = ["portal", "email", "api", "portal", "agent"];
     let priorities = ["low", "medium", "high", "critical", "medium"];
     for i in 0..data::TICKETS {
-        let (requester, tenant_index) = &world.requesters[i % world.requesters.len()];
-        let sites: Vec<Uuid> = world
-            .sites
-            .iter()
-            .filter(|s| s.0 == *tenant_index)
-            .map(|s| s.1)
-            .collect();
-        let site = sites[i % sites.len()];
+        let (requester_id, requester, tenant_index) = &world.requesters[i % world.requesters.len()];
+        // The requester's own site, so that their portal shows the tickets they opened.
+        let mut own_sites = users::site_ids(tx, *requester_id).await?;
+        if own_sites.is_empty() {
+            own_sites = world.sites_of(*tenant_index);
+        }
+        let site = own_sites[i % own_sites.len()];
         let device = world
             .agents
             .iter()
@@ -272,9 +300,11 @@ async fn seed_tickets(tx: &mut PgConnection, world: &World, rng: &mut StdRng) ->
         let path = TICKET_PATHS[i % TICKET_PATHS.len()];
         // Recent tickets are still open; a few open ones are past their due dates (overdue).
         let age = Duration::minutes(rng.random_range(20..30 * 24 * 60) / (1 + (i as i64 % 4)));
-        let technician = (!path.is_empty() && path[0] != "pending_approval" && path[0] != "cancelled")
-            .then(|| world.technicians[i % world.technicians.len()]);
-        demo::place_ticket(tx, &ticket, Utc::now() - age, path, technician).await?;
+        let technician =
+            (!path.is_empty() && path[0] != "pending_approval" && path[0] != "cancelled")
+                .then(|| world.technicians[i % world.technicians.len()]);
+        let opened_by = (new.source == "portal").then_some(*requester_id);
+        demo::place_ticket(tx, &ticket, Utc::now() - age, path, technician, opened_by).await?;
     }
     Ok(())
 }

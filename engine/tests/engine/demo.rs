@@ -2,7 +2,7 @@
 //! fleet over MQTT/TLS and the RouterOS simulators, and the NOC sees an alert open; a second
 //! start seeds nothing more; a database with other data is refused with exit code 2.
 
-use crate::harness::{Engine, MASTER_KEY, JWT_SECRET, create_user, free_port};
+use crate::harness::{Engine, JWT_SECRET, MASTER_KEY, create_user, free_port};
 use crate::{http_client, login, next_alert, noc};
 use serde_json::Value;
 use sqlx::Connection;
@@ -52,7 +52,10 @@ async fn demo_seeds_once_and_the_noc_sees_alerts_open() {
     let (tenants, sites, users, devices, routers, tickets, statuses) = seeded;
     assert_eq!((tenants, sites, routers), (5, 10, 8));
     assert_eq!(devices, 75);
-    assert_eq!(users, 22, "admin, 3 technicians, 3 client admins, 15 requesters");
+    assert_eq!(
+        users, 22,
+        "admin, 3 technicians, 3 client admins, 15 requesters"
+    );
     assert_eq!((tickets, statuses), (60, 9), "60 tickets in every state");
 
     // The login page learns demo mode and the accounts from the server.
@@ -92,7 +95,10 @@ async fn demo_seeds_once_and_the_noc_sees_alerts_open() {
     assert!(status.success(), "Ctrl-C stops cleanly: {status:?}\n{log}");
     assert!(took < Duration::from_secs(20), "stopped in {took:?}");
     assert!(log.contains("demo: data seeded"), "{log}");
-    assert!(log.contains("admin@lanetdemo.com"), "the accounts are printed");
+    assert!(
+        log.contains("admin@lanetdemo.com"),
+        "the accounts are printed"
+    );
 
     // A second start on the same database seeds nothing more.
     let engine = Engine::start_command("demo", &db, data.path().to_owned(), free_port(), FAST);
@@ -111,7 +117,10 @@ async fn demo_refuses_a_database_that_holds_other_data() {
         .arg("demo")
         .env("DATABASE_URL", &db)
         .env("CENTINELA_HTTP__LISTEN", "127.0.0.1:0")
-        .env("CENTINELA_MQTT__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "CENTINELA_MQTT__LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
         .env("CENTINELA_AUTH__JWT_SECRET", JWT_SECRET)
         .env("CENTINELA_SECRETS__MASTER_KEY", MASTER_KEY)
         .env("CENTINELA_ENGINE__DATA_DIR", data.path())
