@@ -18,7 +18,8 @@ const FAST: &[(&str, &str)] = &[
     ("CENTINELA_ROUTEROS__POLL_INTERVAL_S", "2"),
 ];
 
-/// (tenants, sites, users, devices, routers, tickets, distinct ticket statuses)
+/// (tenants, sites, users, devices, routers, seeded tickets, their distinct statuses); tickets
+/// the running engine opens for alerts (source `alert`) are not the seed's.
 async fn counts(url: &str) -> (i64, i64, i64, i64, i64, i64, i64) {
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     let mut tx = conn.begin().await.unwrap();
@@ -30,7 +31,8 @@ async fn counts(url: &str) -> (i64, i64, i64, i64, i64, i64, i64) {
         "SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM sites),
                 (SELECT count(*) FROM users), (SELECT count(*) FROM devices),
                 (SELECT count(*) FROM devices WHERE kind = 'routeros'),
-                (SELECT count(*) FROM tickets), (SELECT count(DISTINCT status) FROM tickets)",
+                (SELECT count(*) FROM tickets WHERE source <> 'alert'),
+                (SELECT count(DISTINCT status) FROM tickets WHERE source <> 'alert')",
     )
     .fetch_one(&mut *tx)
     .await
