@@ -16,7 +16,8 @@ mod guard;
 
 pub use guard::{ALERT_STORM_KEY, CLOCK_SKEW_KEY, ClockSkew, DeviceLimits};
 
-use crate::hub::{Hub, NocEvent};
+use crate::hub::Hub;
+use crate::noc_events::{DeviceEvent, NocMessage};
 use crate::rules::ActiveRule;
 use crate::telemetry::Telemetry;
 use crate::tenant::{AlertChange, AlertSource, EventTexts, TenantActor};
@@ -27,7 +28,6 @@ use centinela_model::{Sample, Severity, TenantId};
 use centinela_storage::devices::DeviceIdentity;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
-use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -276,13 +276,9 @@ impl DeviceActor {
     /// the alert will be stored under: the dashboard learns of it without waiting for
     /// PostgreSQL (the tenant actor publishes what persisting adds).
     fn raise(&mut self, change: AlertChange) {
-        if let Some(json) = change.announcement() {
-            self.hub.do_send(NocEvent {
-                tenant_id: TenantId(self.identity.tenant_id),
-                device_id: Some(self.identity.id),
-                subscription_only: false,
-                json,
-            });
+        if let Some(message) = change.announcement() {
+            self.hub
+                .do_send(message.to_event(TenantId(self.identity.tenant_id)));
         }
         self.telemetry.alert_changes_pending.inc();
         self.unsent.push_back(change);
@@ -324,15 +320,8 @@ impl DeviceActor {
             return;
         }
         self.health = health;
-        let json = json!({
-            "type": "device", "event": "health", "device_id": self.identity.id,
-            "tenant_id": self.identity.tenant_id, "health": health.as_str(),
-        });
-        self.hub.do_send(NocEvent {
-            tenant_id: TenantId(self.identity.tenant_id),
-            device_id: Some(self.identity.id),
-            subscription_only: false,
-            json: json.to_string().into(),
+        self.publish_device(DeviceEvent::Health {
+            health: health.as_str(),
         });
     }
 
@@ -458,16 +447,21 @@ impl DeviceActor {
     }
 
     fn publish_reachability(&self, reachable: bool) {
-        let json = json!({
-            "type": "device", "event": if reachable { "online" } else { "offline" },
-            "device_id": self.identity.id, "tenant_id": self.identity.tenant_id,
+        self.publish_device(if reachable {
+            DeviceEvent::Online
+        } else {
+            DeviceEvent::Offline
         });
-        self.hub.do_send(NocEvent {
-            tenant_id: TenantId(self.identity.tenant_id),
-            device_id: Some(self.identity.id),
-            subscription_only: false,
-            json: json.to_string().into(),
-        });
+    }
+
+    fn publish_device(&self, event: DeviceEvent) {
+        let message = NocMessage::Device {
+            event,
+            device_id: self.identity.id,
+            tenant_id: self.identity.tenant_id,
+        };
+        self.hub
+            .do_send(message.to_event(TenantId(self.identity.tenant_id)));
     }
 
     fn publish_metrics(&self, samples: &[Sample]) {
@@ -475,18 +469,17 @@ impl DeviceActor {
             return;
         }
         let ts: DateTime<Utc> = samples.iter().map(|s| s.ts).max().unwrap_or_else(Utc::now);
-        let values: serde_json::Map<String, serde_json::Value> = samples
+        let values = samples
             .iter()
-            .map(|s| (s.name.as_str().to_owned(), json!(s.value)))
+            .map(|s| (s.name.as_str().to_owned(), s.value))
             .collect();
-        let json =
-            json!({"type": "metrics", "device_id": self.identity.id, "ts": ts, "values": values});
-        self.hub.do_send(NocEvent {
-            tenant_id: TenantId(self.identity.tenant_id),
-            device_id: Some(self.identity.id),
-            subscription_only: true,
-            json: json.to_string().into(),
-        });
+        let message = NocMessage::Metrics {
+            device_id: self.identity.id,
+            ts,
+            values,
+        };
+        self.hub
+            .do_send(message.to_event(TenantId(self.identity.tenant_id)));
     }
 }
 

@@ -9,7 +9,8 @@
 //!   and the device's health; turns transitions into alert changes for its tenant actor.
 //! - [`tenant`]: one actor per tenant. Owns alert → ticket policy and persists alerts, tickets
 //!   and their history transactionally, one change at a time.
-//! - [`hub`]: fans alert, device and ticket events out to NOC sessions, filtered by scope.
+//! - [`hub`]: fans alert, device and ticket events out to NOC sessions, filtered by scope;
+//!   [`noc_events`]: [`NocMessage`], the one typed enum of those events (the `/ws/noc` shapes).
 //! - [`writer`]: batches metric points (binary `COPY`) and log lines by size and time, retries
 //!   failed writes, splits batches PostgreSQL refuses into stored rows and dead letters, and
 //!   flushes everything accepted on shutdown.
@@ -31,6 +32,7 @@ pub mod commands;
 pub mod device;
 pub mod hub;
 pub mod inventory;
+pub mod noc_events;
 pub mod presence;
 pub mod rules;
 pub mod runtime;
@@ -41,6 +43,7 @@ pub mod writer;
 pub use commands::CommandSink;
 pub use device::{DeviceLimits, RouterLogLine};
 pub use hub::{Hub, NocEvent, NocSubscribe, NocUnsubscribe};
+pub use noc_events::{AlertEvent, DeviceEvent, NocMessage, ScriptRunEvent, TicketEvent};
 pub use presence::PresenceConfig;
 pub use runtime::{DeviceChange, IngestError, Runtime, RuntimeConfig};
 pub use telemetry::Telemetry;

@@ -109,6 +109,17 @@ impl Presence {
         self.polled.get(&device).is_some_and(|r| *r)
     }
 
+    /// Every device [`Presence::is_online`] answers true for.
+    pub fn online_devices(&self) -> Vec<Uuid> {
+        let agents = self.entries.iter().filter(|e| !e.offline).map(|e| *e.key());
+        let polled = self
+            .polled
+            .iter()
+            .filter(|p| *p.value() && !self.entries.contains_key(p.key()))
+            .map(|p| *p.key());
+        agents.chain(polled).collect()
+    }
+
     pub fn forget(&self, device: Uuid) {
         self.entries.remove(&device);
         self.polled.remove(&device);

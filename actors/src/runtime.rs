@@ -7,6 +7,7 @@ use crate::device::{
 };
 use crate::hub::{Hub, NocWatch};
 use crate::inventory::Inventories;
+use crate::noc_events::{NocMessage, ScriptRunEvent};
 use crate::presence::{Presence, PresenceConfig};
 use crate::rules::effective_rules;
 use crate::telemetry::Telemetry;
@@ -755,19 +756,26 @@ impl Runtime {
         )
         .await?;
         tx.commit().await.map_err(StorageError::from)?;
-        self.publish_run(&run, "finished");
+        self.publish_run(&run, ScriptRunEvent::Finished);
         Ok(())
     }
 
     /// A script run event for the NOC (`{"type":"script_run","event":…,"run":{…}}`).
-    pub fn publish_run(&self, run: &scripts::ScriptRun, event: &str) {
-        let json = serde_json::json!({"type": "script_run", "event": event, "run": run});
-        self.inner.hub.do_send(crate::hub::NocEvent {
-            tenant_id: TenantId(run.tenant_id),
-            device_id: Some(run.device_id),
-            subscription_only: false,
-            json: json.to_string().into(),
-        });
+    pub fn publish_run(&self, run: &scripts::ScriptRun, event: ScriptRunEvent) {
+        let message = NocMessage::ScriptRun {
+            event,
+            run: run.clone(),
+        };
+        self.inner
+            .hub
+            .do_send(message.to_event(TenantId(run.tenant_id)));
+    }
+
+    /// Publishes a NOC event to the sessions that may see `tenant_id`.
+    pub fn publish(&self, tenant_id: Uuid, message: &NocMessage) {
+        self.inner
+            .hub
+            .do_send(message.to_event(TenantId(tenant_id)));
     }
 
     /// Registers a transport commands can go through.
@@ -840,7 +848,7 @@ impl Runtime {
         match expired {
             Ok(runs) => {
                 for run in runs {
-                    self.publish_run(&run, "expired");
+                    self.publish_run(&run, ScriptRunEvent::Expired);
                 }
             }
             Err(error) => tracing::warn!(%error, "Expired script runs not marked; retrying."),
@@ -851,6 +859,11 @@ impl Runtime {
     /// within their window; routers: their poller's last report).
     pub fn is_online(&self, device: Uuid) -> bool {
         self.inner.presence.is_online(device)
+    }
+
+    /// Every device online now (the device list's `online` filter).
+    pub fn online_devices(&self) -> Vec<Uuid> {
+        self.inner.presence.online_devices()
     }
 
     /// Agents being watched for silence.

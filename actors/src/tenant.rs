@@ -12,7 +12,8 @@
 //! (`engine.alert_queue`): device actors `try_send`, and when it is full they wait for room
 //! (counted in `centinela_alert_queue_full`), which slows their own ingest.
 
-use crate::hub::{Hub, NocEvent};
+use crate::hub::Hub;
+use crate::noc_events::{AlertEvent, NocMessage, TicketEvent};
 use crate::rules::ActiveRule;
 use crate::telemetry::Telemetry;
 use actix::prelude::*;
@@ -23,7 +24,6 @@ use centinela_storage::devices::DeviceIdentity;
 use centinela_storage::tickets::{self, NewTicket, Ticket};
 use centinela_storage::{StorageError, Store};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -61,16 +61,15 @@ impl AlertChange {
 
     /// The NOC's `alert opened` event for an opening, built from memory before the alert is
     /// stored; `None` for other changes, which are published once persisted.
-    pub fn announcement(&self) -> Option<Arc<str>> {
+    pub fn announcement(&self) -> Option<NocMessage> {
         let Transition::Opened { severity, value } = self.transition else {
             return None;
         };
         let alert = alerts::provisional(&facts(self, severity, value));
-        Some(
-            json!({"type": "alert", "event": "opened", "alert": alert})
-                .to_string()
-                .into(),
-        )
+        Some(NocMessage::Alert {
+            event: AlertEvent::Opened,
+            alert,
+        })
     }
 }
 
@@ -211,33 +210,26 @@ struct Outcome {
 
 impl Outcome {
     fn publish(self, tenant_id: TenantId, hub: &Addr<Hub>, telemetry: &Telemetry) {
-        let send = |json: serde_json::Value, device: Option<uuid::Uuid>| {
-            hub.do_send(NocEvent {
-                tenant_id,
-                device_id: device,
-                subscription_only: false,
-                json: json.to_string().into(),
-            })
-        };
+        let send = |message: NocMessage| hub.do_send(message.to_event(tenant_id));
         if let Some(event) = self.counted {
             telemetry.alert_event(event);
         }
         if let Some((event, alert)) = self.alert {
-            let device = alert.device_id;
-            send(
-                json!({"type": "alert", "event": event, "alert": alert}),
-                Some(device),
-            );
+            let event = match event {
+                "opened" => AlertEvent::Opened,
+                "cleared" => AlertEvent::Cleared,
+                _ => AlertEvent::Updated,
+            };
+            send(NocMessage::Alert { event, alert });
         }
         if let Some((ticket, event)) = self.ticket {
-            if event == "created" {
+            let event = if event == "created" {
                 telemetry.tickets_created.inc();
-            }
-            let device = ticket.device_id;
-            send(
-                json!({"type": "ticket", "event": event, "ticket": ticket}),
-                device,
-            );
+                TicketEvent::Created
+            } else {
+                TicketEvent::Updated
+            };
+            send(NocMessage::Ticket { event, ticket });
         }
     }
 }

@@ -7,8 +7,8 @@ use crate::error::{ApiError, commit};
 use crate::page::{self, Page};
 use crate::state::ApiState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use centinela_actors::NocEvent;
-use centinela_model::{AlertState, AlertStatus, Severity, TenantId};
+use centinela_actors::{AlertEvent, NocMessage};
+use centinela_model::{AlertState, AlertStatus, Severity};
 use centinela_storage::alerts::{self, Alert, AlertFilter};
 use centinela_storage::{PgConnection, audit};
 use serde::{Deserialize, Serialize};
@@ -103,17 +103,15 @@ async fn visible_alert(
 /// Tells NOC sessions of the alert's tenant about a change.
 fn publish(state: &ApiState, alert: &Alert) {
     let event = if alert.status == AlertStatus::Resolved.as_str() {
-        "resolved"
+        AlertEvent::Resolved
     } else {
-        "updated"
+        AlertEvent::Updated
     };
-    let json = json!({"type": "alert", "event": event, "alert": alert}).to_string();
-    state.runtime.hub().do_send(NocEvent {
-        tenant_id: TenantId(alert.tenant_id),
-        device_id: Some(alert.device_id),
-        subscription_only: false,
-        json: json.into(),
-    });
+    let message = NocMessage::Alert {
+        event,
+        alert: alert.clone(),
+    };
+    state.runtime.publish(alert.tenant_id, &message);
 }
 
 async fn record(

@@ -10,7 +10,7 @@ use crate::tenants::{PLANS, validate_name};
 use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_storage::devices::{self, Device};
 use centinela_storage::routers as router_store;
-use centinela_storage::{PgConnection, audit, tenants};
+use centinela_storage::{PgConnection, audit, metrics, tenants};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -35,14 +35,61 @@ pub struct PatchDeviceBody {
     pub routeros: Option<PatchRouterBody>,
 }
 
-/// `GET /api/devices` filters.
+/// `GET /api/devices` filters (all optional, combined with AND).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
     pub tenant_id: Option<Uuid>,
     pub site_id: Option<Uuid>,
+    /// `green`, `yellow`, `red` or `unknown`.
+    pub health: Option<String>,
+    /// `true`: online devices only; `false`: offline ones only.
+    pub online: Option<bool>,
+    /// Text in the name or the reported hostname, case- and accent-insensitive (at most
+    /// [`MAX_QUERY_CHARS`] characters).
+    pub q: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+/// Longest `q` accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 100;
+
+/// The healths a device can have (the `health` filter's values).
+const HEALTHS: [&str; 4] = ["green", "yellow", "red", "unknown"];
+
+impl DeviceQuery {
+    /// The storage filter, or a 400 naming the bad field.
+    fn filter(
+        &self,
+        tenant: Option<Uuid>,
+        state: &ApiState,
+    ) -> Result<devices::DeviceFilter, ApiError> {
+        if let Some(health) = &self.health
+            && !HEALTHS.contains(&health.as_str())
+        {
+            return Err(ApiError::field(
+                "health",
+                "health must be green, yellow, red or unknown",
+            ));
+        }
+        let q = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if let Some(q) = q
+            && (q.chars().count() > MAX_QUERY_CHARS || q.contains('\0'))
+        {
+            return Err(ApiError::field(
+                "q",
+                format!("q must be at most {MAX_QUERY_CHARS} characters of text"),
+            ));
+        }
+        Ok(devices::DeviceFilter {
+            tenant,
+            site: self.site_id,
+            health: self.health.clone(),
+            online: self.online.map(|o| (o, state.runtime.online_devices())),
+            q: q.map(str::to_owned),
+        })
+    }
 }
 
 /// The device as the API shows it: `worst_firing` becomes `health`.
@@ -234,9 +281,10 @@ pub async fn list(
     let crate::caller::ListTenant::Only(tenant) = caller.list_tenant(query.tenant_id) else {
         return Ok(HttpResponse::Ok().json(json!([])));
     };
+    let filter = query.filter(tenant, &state)?;
     let mut tx = state.store.begin(caller.scope()).await?;
     let keyset = page.keyset();
-    let fetched = devices::list(&mut tx, tenant, query.site_id, &keyset).await?;
+    let fetched = devices::list_filtered(&mut tx, &filter, &keyset).await?;
     let all = page::shape(
         fetched,
         page.limit,
@@ -265,6 +313,34 @@ pub async fn list(
         })
         .collect();
     Ok(page::ok(&req, &out, all.next.as_deref()))
+}
+
+/// Series listed at most by `GET /api/devices/{id}/series` (the engine caps series per device
+/// at `engine.max_series_per_device`, 500 by default).
+pub const MAX_SERIES: i64 = 1_000;
+
+/// `GET /api/devices/{id}/series` → `{"device_id", "series": [{name, ts, value}]}`: every series
+/// the device has stored, by name, with its latest point.
+pub async fn series(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut tx = state.store.begin(caller.scope()).await?;
+    let device = visible_device(&mut tx, &caller, id.into_inner()).await?;
+    let series = metrics::latest_per_series(&mut tx, device.id, MAX_SERIES).await?;
+    commit(tx).await?;
+    Ok(HttpResponse::Ok().json(DeviceSeries {
+        device_id: device.id,
+        series,
+    }))
+}
+
+/// The answer of `GET /api/devices/{id}/series`: each series' latest point, by name.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeviceSeries {
+    pub device_id: Uuid,
+    pub series: Vec<metrics::SeriesLatest>,
 }
 
 /// `GET /api/devices/{id}`.

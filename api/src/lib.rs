@@ -20,7 +20,11 @@
 //! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
 //! - [`routes`]: the one route table — it registers every route and builds the OpenAPI
 //!   document, and answers unknown routes under `/api`, `/ws` and the operations paths with
-//!   JSON 404/405. [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`. [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
+//!   JSON 404/405. [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`. [`noc`]:
+//!   the NOC WebSocket session actors — all WebSocket code lives there.
+//! - [`meta`]: `GET /api/meta` (demo mode and its accounts, version). [`app`]: the built NOC
+//!   app served at `/` from the binary and the fallback to `index.html` for the app's own
+//!   routes (mounted last by the engine with [`app::configure`]).
 //!
 //! Tenant isolation has two walls: every handler opens its transaction with the caller's scope
 //! (`Store::begin(caller.scope())`, row-level security) and also checks the tenant itself.
@@ -31,6 +35,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod app;
 pub mod auth;
 pub mod caller;
 pub mod device_logs;
@@ -38,6 +43,7 @@ pub mod device_metrics;
 pub mod devices;
 pub mod error;
 pub mod log_rules;
+pub mod meta;
 pub mod noc;
 pub mod ops;
 pub mod page;

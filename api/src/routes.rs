@@ -12,8 +12,8 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::{
-    agents, alerts, auth, device_logs, device_metrics, devices, log_rules, noc, ops, page, scripts,
-    sites, tenants, thresholds, tickets,
+    agents, alerts, auth, device_logs, device_metrics, devices, log_rules, meta, noc, ops, page,
+    scripts, sites, tenants, thresholds, tickets,
 };
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::cmp::Ordering;
@@ -484,6 +484,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             .query::<device_logs::LogsQuery>()
             .ok::<device_logs::LogLines>()
             .answers_raw(200, Some("text/csv"), "The same page as CSV (format=csv)"),
+        Endpoint::new(Get, "/api/devices/{id}/series", "A device's series with their latest values", devices::series)
+            .ok::<devices::DeviceSeries>(),
+        Endpoint::new(Get, "/api/meta", "Demo mode, its accounts (demo only) and the engine's version", meta::meta)
+            .auth(Public)
+            .ok::<meta::Meta>(),
         Endpoint::new(Get, "/api/log-rules", "A tenant's router log heuristics (configured or default)", log_rules::list)
             .query::<log_rules::TenantQuery>()
             .ok::<Vec<log_rules::EffectiveRule>>(),

@@ -399,7 +399,9 @@ pub async fn run(
         .encode(state.command_signer.sign(payload.as_bytes()));
     let message = json!({"payload": payload, "signature": signature}).to_string();
     let delivered_via = state.runtime.send_command(DeviceId(device.id), &message);
-    state.runtime.publish_run(&run, "sent");
+    state
+        .runtime
+        .publish_run(&run, centinela_actors::ScriptRunEvent::Sent);
     tracing::info!(device_id = %device.id, script_id = %script.id, run_id = %run.id, delivered_via, "Script run requested.");
     Ok(HttpResponse::Accepted().json(RunRequested { run, delivered_via }))
 }

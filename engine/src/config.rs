@@ -33,6 +33,7 @@ pub struct Settings {
     pub engine: EngineSettings,
     pub routeros: RouterOsSettings,
     pub agents: AgentSettings,
+    pub demo: DemoSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,6 +252,35 @@ impl Default for StorageSettings {
             copy_parallelism: 2,
             writer_queue: 1_024,
             timescaledb: centinela_storage::timescale::Mode::Auto,
+        }
+    }
+}
+
+/// `centinela demo` only (`serve` ignores this section).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoSettings {
+    /// Milliseconds between two telemetry messages of each simulated agent.
+    pub telemetry_interval_ms: u64,
+    /// Percent of simulated telemetry messages that carry a CPU breach (95–100 %), which opens
+    /// a critical alert that clears with the device's next normal message.
+    pub breach_pct: f64,
+    /// Days of metrics history (5-minute resolution) loaded in the background after the seed.
+    pub history_days: u32,
+    /// Seconds after start at which the "unreachable" simulated router stops answering.
+    pub router_outage_after_s: u64,
+    /// Seconds that router stays unreachable.
+    pub router_outage_s: u64,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        DemoSettings {
+            telemetry_interval_ms: 10_000,
+            breach_pct: 1.5,
+            history_days: 30,
+            router_outage_after_s: 60,
+            router_outage_s: 120,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Wires everything: configuration, start-up, shutdown and the CLI.
 //!
 //! - `centinela serve`: migrations, device actors, the embedded MQTT broker, the HTTP API.
+//! - `centinela demo`: `serve` plus a demo data set and a simulated fleet ([`demo`]).
 //! - `centinela migrate`: applies migrations only.
 //! - `centinela openapi`: prints the API's OpenAPI document (no configuration, no database).
 //! - `centinela admin create-user --email E --name N --role R [--tenant T]`: password on stdin.
@@ -10,11 +11,13 @@
 //!   credentials in one transaction.
 //!
 //! Modules: [`config`] (TOML + environment), [`serve`] (start-up and graceful shutdown),
-//! [`admin`] (operator commands), [`pki`] (the CA bridge between ingest and api).
+//! [`admin`] (operator commands), [`pki`] (the CA bridge between ingest and api), [`demo`] (the
+//! demo: seed, simulated fleet; never on the `serve` path).
 //! Depends on every workspace crate; nothing depends on it.
 
 mod admin;
 mod config;
+mod demo;
 mod pki;
 mod serve;
 
@@ -40,6 +43,9 @@ struct Cli {
 enum Command {
     /// Runs the engine.
     Serve,
+    /// Runs the engine with demo data and a simulated fleet (agents and MikroTik routers), on an
+    /// empty database or one it seeded before.
+    Demo,
     /// Applies database migrations and exits.
     Migrate,
     /// Operator commands.
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
     let result = actix_rt::System::new().block_on(async move {
         match cli.command {
             Command::Serve => serve::run(settings).await,
+            Command::Demo => demo::run(settings).await,
             Command::Migrate => admin::migrate(&settings).await,
             Command::Admin { command } => admin::run(command, &settings).await,
             Command::Openapi => Ok(()),

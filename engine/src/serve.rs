@@ -9,6 +9,8 @@ use crate::{Failure, admin, pki};
 use anyhow::Context;
 use centinela_actors::writer::WriterConfig;
 use centinela_actors::{Runtime, RuntimeConfig, Telemetry};
+use centinela_api::app::AppFiles;
+use centinela_api::meta::DemoMode;
 use centinela_api::{AgentSettings, ApiState, AuthConfig, AuthGuards, MqttEndpoint};
 use centinela_ingest::agent_ws::{self, AgentWsState};
 use centinela_ingest::mqtt::{self, MqttSettings};
@@ -17,10 +19,35 @@ use centinela_ingest::routeros::{self as routeros_ingest, PollerSettings};
 use centinela_ingest::sessions::DeviceSessions;
 use centinela_storage::Store;
 use centinela_storage::metrics::{self, Layout};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What `centinela demo` adds to a running engine (`serve` runs with the default: nothing).
+#[derive(Default)]
+pub struct Extras {
+    /// Demo mode for `GET /api/meta` (with the accounts the login page shows).
+    pub demo: Option<DemoMode>,
+    /// Started once HTTP listens, stopped before the engine stops.
+    pub sidecar: Option<Box<dyn Sidecar>>,
+}
+
+/// Something that runs beside the engine (the demo's simulated fleet).
+pub trait Sidecar {
+    /// Starts; HTTP listens on `http`.
+    fn start(&mut self, http: SocketAddr);
+    /// Stops what `start` started.
+    fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+}
+
 pub async fn run(settings: Settings) -> Result<(), Failure> {
+    run_with(settings, Extras::default()).await
+}
+
+/// `serve` with `extras`.
+pub async fn run_with(settings: Settings, mut extras: Extras) -> Result<(), Failure> {
     let jwt_secret = settings.jwt_secret()?.as_bytes().to_vec();
     let master_key = MasterKey::from_base64(settings.master_key()?).map_err(|e| {
         Failure::Config(format!(
@@ -115,24 +142,45 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         idle_timeout: Duration::from_secs(u64::from(settings.agents.ws_idle_timeout_s)),
         max_sessions_per_device: settings.agents.ws_max_sessions_per_device.max(1),
     };
+    let app_files = AppFiles::embedded();
+    if !app_files.is_built() {
+        tracing::warn!(
+            command = centinela_api::app::BUILD_COMMAND,
+            "The NOC app was not built into this binary: / answers 503 naming the command that builds it."
+        );
+    }
+    let demo = extras.demo.take().map(actix_web::web::Data::new);
     let server = actix_web::HttpServer::new(move || {
         let ws_state = ws_state.clone();
-        actix_web::App::new()
+        let app_files = app_files.clone();
+        let mut app = actix_web::App::new()
             .app_data(actix_web::web::Data::new(api_state.clone()))
             .configure(centinela_api::configure)
-            .configure(move |cfg| agent_ws::configure(cfg, ws_state))
+            .configure(move |cfg| agent_ws::configure(cfg, ws_state));
+        if let Some(demo) = &demo {
+            app = app.app_data(demo.clone());
+        }
+        // Last: the app's routes include the fallback for everything unmatched.
+        app.configure(move |cfg| centinela_api::app::configure(cfg, app_files))
     })
     .disable_signals()
     .shutdown_timeout(5)
     .bind(settings.http.listen)
     .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
-    for addr in server.addrs() {
+    let addrs = server.addrs();
+    for addr in &addrs {
         println!("http listening on {addr}");
     }
     let server = server.run();
     let handle = server.handle();
     let serving = actix_rt::spawn(server);
+    if let (Some(sidecar), Some(addr)) = (extras.sidecar.as_mut(), addrs.first()) {
+        sidecar.start(*addr);
+    }
     wait_for_signal().await;
+    if let Some(sidecar) = extras.sidecar.as_mut() {
+        sidecar.stop().await;
+    }
     let deadline = Duration::from_secs(settings.engine.shutdown_timeout_s.max(1));
     let http = async {
         handle.stop(true).await;

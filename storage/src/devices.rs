@@ -92,20 +92,90 @@ pub async fn list(
     site: Option<Uuid>,
     page: &Keyset<NameKey>,
 ) -> Result<Vec<Device>> {
+    let filter = DeviceFilter {
+        tenant,
+        site,
+        ..DeviceFilter::default()
+    };
+    list_filtered(conn, &filter, page).await
+}
+
+/// Filters of the device list; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    pub tenant: Option<Uuid>,
+    pub site: Option<Uuid>,
+    /// `green`, `yellow`, `red` or `unknown`, as the API computes it from the worst firing
+    /// alert and whether the device was ever seen.
+    pub health: Option<String>,
+    /// Online state is the engine's (held in memory): the caller passes the devices online now
+    /// and whether it wants those (`true`) or the others (`false`).
+    pub online: Option<(bool, Vec<Uuid>)>,
+    /// Case- and accent-insensitive text in the name or the hostname the agent reported.
+    pub q: Option<String>,
+}
+
+/// Devices in name order after the page's key, filtered.
+pub async fn list_filtered(
+    conn: &mut PgConnection,
+    f: &DeviceFilter,
+    page: &Keyset<NameKey>,
+) -> Result<Vec<Device>> {
     let (name, id) = page.after.clone().unzip();
+    let (online_wanted, online_ids) = f.online.clone().unzip();
+    let pattern = f.q.as_deref().map(like_pattern);
     Ok(sqlx::query_as(sqlf!(
-        "SELECT {COLUMNS} FROM devices d
-         WHERE ($1::uuid IS NULL OR d.tenant_id = $1) AND ($2::uuid IS NULL OR d.site_id = $2)
-           AND ($4::text IS NULL OR (d.name, d.id) > ($4, $5))
+        "SELECT * FROM (SELECT {COLUMNS}, d.inventory->>'hostname' AS hostname FROM devices d
+           WHERE ($1::uuid IS NULL OR d.tenant_id = $1) AND ($2::uuid IS NULL OR d.site_id = $2)
+             AND ($4::text IS NULL OR (d.name, d.id) > ($4, $5))
+             AND ($7::bool IS NULL OR (d.id = ANY($8)) = $7)
+             AND ($9::text IS NULL OR centinela_fold(d.name) LIKE $9
+                  OR centinela_fold(d.inventory->>'hostname') LIKE $9)) d
+         WHERE $6::text IS NULL OR $6 = CASE
+             WHEN d.worst_firing = 'critical' THEN 'red'
+             WHEN d.worst_firing IS NOT NULL THEN 'yellow'
+             WHEN d.last_seen_at IS NULL THEN 'unknown' ELSE 'green' END
          ORDER BY d.name, d.id LIMIT $3"
     ))
-    .bind(tenant)
-    .bind(site)
+    .bind(f.tenant)
+    .bind(f.site)
     .bind(page.limit)
     .bind(name)
     .bind(id)
+    .bind(&f.health)
+    .bind(online_wanted)
+    .bind(online_ids.unwrap_or_default())
+    .bind(pattern)
     .fetch_all(conn)
     .await?)
+}
+
+/// `%text%` over the folded text, with `%`, `_` and `\` taken literally.
+fn like_pattern(text: &str) -> String {
+    let folded: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ñ' => 'n',
+            'ç' => 'c',
+            other => other,
+        })
+        .collect();
+    let mut pattern = String::with_capacity(folded.len() + 2);
+    pattern.push('%');
+    for c in folded.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Number of devices of a tenant (plan limits).

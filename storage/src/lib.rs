@@ -15,7 +15,7 @@
 //! the caller), [`log_rules`] (per-tenant log heuristics settings), [`scripts`] (remote
 //! scripts, approvals, runs, the command signing key), [`timescale`] (TimescaleDB or native
 //! partitioning, decided before migrating), [`sessions`] (login sessions, refresh token
-//! families).
+//! families), [`demo`] (demo-only: the seed marker, tenant profiles, seeded ticket stories).
 //!
 //! Depends on: `centinela-model`, sqlx. Must not depend on any other workspace crate.
 
@@ -28,6 +28,7 @@ macro_rules! sqlf {
 pub mod alerts;
 pub mod audit;
 pub mod dead_letters;
+pub mod demo;
 pub mod devices;
 pub mod log_rules;
 pub mod logs;

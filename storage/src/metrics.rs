@@ -147,6 +147,43 @@ pub async fn query_buckets(
     .await?)
 }
 
+/// The latest point of one series.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SeriesLatest {
+    pub name: String,
+    pub ts: DateTime<Utc>,
+    pub value: f64,
+}
+
+/// Every series of a visible device with its latest point, by name. Reads one row per series
+/// through the `(device_id, name, ts DESC)` index (a recursive skip scan), however long the
+/// history is. At most `limit` series.
+pub async fn latest_per_series(
+    conn: &mut PgConnection,
+    device: Uuid,
+    limit: i64,
+) -> Result<Vec<SeriesLatest>> {
+    Ok(sqlx::query_as(
+        "WITH RECURSIVE names(name) AS (
+             (SELECT m.name FROM metrics m WHERE m.device_id = $1 ORDER BY m.name LIMIT 1)
+             UNION ALL
+             SELECT (SELECT m.name FROM metrics m WHERE m.device_id = $1 AND m.name > n.name
+                     ORDER BY m.name LIMIT 1)
+             FROM names n WHERE n.name IS NOT NULL
+         )
+         SELECT n.name, l.ts, l.value FROM names n
+         CROSS JOIN LATERAL (SELECT m.ts, m.value FROM metrics m
+                             WHERE m.device_id = $1 AND m.name = n.name
+                             ORDER BY m.ts DESC LIMIT 1) l
+         WHERE n.name IS NOT NULL AND EXISTS (SELECT 1 FROM devices d WHERE d.id = $1)
+         ORDER BY n.name LIMIT $2",
+    )
+    .bind(device)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// How the metrics table is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {

@@ -4,6 +4,7 @@
 mod agents_scripts;
 mod auth;
 mod contract;
+mod demo_surface;
 mod helpers;
 mod lists;
 mod matrix;

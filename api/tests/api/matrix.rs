@@ -250,6 +250,8 @@ fn rows() -> Vec<Row> {
             .id(|p, _| uid(p.device))
             .query(|_| "name=cpu.usage_pct".into()),
         row(Get, "/api/devices/{id}/logs", READ_SITE).id(|p, _| uid(p.device)),
+        row(Get, "/api/devices/{id}/series", READ_SITE).id(|p, _| uid(p.device)),
+        row(Get, "/api/meta", ALL_200),
         // Log rules (per tenant).
         row(Get, "/api/log-rules", READ_TENANT).query(|p| format!("tenant_id={}", p.tenant)),
         row(Put, "/api/log-rules/{kind}", write_tenant(200))

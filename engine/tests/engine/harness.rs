@@ -38,8 +38,20 @@ impl Engine {
         mqtt_port: u16,
         extra: &[(&str, &str)],
     ) -> Engine {
+        Engine::start_command("serve", database_url, data_dir, mqtt_port, extra)
+    }
+
+    /// `centinela <command>` (`serve` or `demo`) with extra `CENTINELA_*` settings; its stdout
+    /// is kept in the log too.
+    pub fn start_command(
+        command: &str,
+        database_url: &str,
+        data_dir: PathBuf,
+        mqtt_port: u16,
+        extra: &[(&str, &str)],
+    ) -> Engine {
         let mut child = Command::new(env!("CARGO_BIN_EXE_centinela"))
-            .arg("serve")
+            .arg(command)
             .env("DATABASE_URL", database_url)
             .env("CENTINELA_HTTP__LISTEN", "127.0.0.1:0")
             .env("CENTINELA_MQTT__LISTEN", format!("127.0.0.1:{mqtt_port}"))
@@ -57,8 +69,13 @@ impl Engine {
         let log = echo_stderr(&mut child);
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let copy = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(mut log) = copy.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
                 if let Some(addr) = line.strip_prefix("http listening on ") {
                     let _ = tx.send(addr.parse::<SocketAddr>().expect("address"));
                 }

@@ -3,6 +3,7 @@
 
 mod agents;
 mod backpressure;
+mod demo;
 mod durability;
 mod harness;
 mod hostile_broker;
