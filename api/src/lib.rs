@@ -17,6 +17,9 @@
 //!   [`device_metrics`], [`device_logs`], [`routers`] for a router's connection settings),
 //!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (enrollment,
 //!   certificates), [`scripts`] (remote scripts, approval, signed runs).
+//! - [`users`]: the users API and its role rules; [`requester`]: a requester's sites and devices
+//!   as the API checks them on top of row-level security; [`audit`]: the audit trail (JSON and
+//!   streamed CSV); [`fleet`]: device health counts and the subscription status.
 //! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` (built from one route
 //!   table). [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
@@ -30,17 +33,20 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod caller;
 pub mod device_logs;
 pub mod device_metrics;
 pub mod devices;
 pub mod error;
+pub mod fleet;
 pub mod log_rules;
 pub mod noc;
 pub mod ops;
 pub mod page;
 pub mod passwords;
+pub mod requester;
 pub mod routers;
 pub mod scripts;
 pub mod sessions;
@@ -50,6 +56,7 @@ pub mod tenants;
 pub mod thresholds;
 pub mod tickets;
 pub mod tokens;
+pub mod users;
 
 pub use caller::Caller;
 pub use error::ApiError;
@@ -120,7 +127,15 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .route("/scripts/{id}/approve", web::post().to(scripts::approve))
         .route("/scripts/{id}/run", web::post().to(scripts::run))
         .route("/script-runs", web::get().to(scripts::list_runs))
-        .route("/script-runs/{id}", web::get().to(scripts::get_run));
+        .route("/script-runs/{id}", web::get().to(scripts::get_run))
+        .route("/users", web::get().to(users::list))
+        .route("/users", web::post().to(users::create))
+        .route("/users/{id}", web::get().to(users::get))
+        .route("/users/{id}", web::patch().to(users::patch))
+        .route("/users/{id}", web::delete().to(users::delete))
+        .route("/audit", web::get().to(audit::list))
+        .route("/health/devices", web::get().to(fleet::devices_health))
+        .route("/subscription/status", web::get().to(fleet::subscription_status));
 }
 
 fn json_error(error: actix_web::error::JsonPayloadError) -> ApiError {

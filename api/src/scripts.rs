@@ -9,6 +9,7 @@ use crate::caller::Caller;
 use crate::devices::visible_device;
 use crate::error::{ApiError, commit};
 use crate::page::{self, Page};
+use crate::requester::{self, DeviceScope, ensure_device_visible};
 use crate::state::ApiState;
 use crate::tenants::validate_name;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -155,6 +156,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    requester::deny(&caller, "scripts")?;
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let tenant = caller.tenant_filter().or(query.tenant_id);
     let mut tx = state.store.begin(caller.scope()).await?;
@@ -172,6 +174,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
+    requester::deny(&caller, "scripts")?;
     let mut tx = state.store.begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
     commit(tx).await?;
@@ -417,13 +420,14 @@ pub async fn list_runs(
     }
     let keyset = page.keyset();
     let runs = scripts::list_runs(&mut tx, query.device_id, &keyset).await?;
+    let devices = DeviceScope::load(&mut tx, &caller).await?;
     commit(tx).await?;
     Ok(page::respond(
         &req,
         runs,
         page.limit,
         scripts::run_key,
-        |r| caller.sees(r.tenant_id),
+        |r| caller.sees(r.tenant_id) && devices.sees(r.device_id),
     ))
 }
 
@@ -436,6 +440,7 @@ pub async fn get_run(
     let mut tx = state.store.begin(caller.scope()).await?;
     let run = scripts::get_run(&mut tx, id.into_inner()).await?;
     caller.ensure_visible(run.tenant_id)?;
+    ensure_device_visible(&mut tx, &caller, run.device_id).await?;
     commit(tx).await?;
     Ok(HttpResponse::Ok().json(run))
 }

@@ -29,6 +29,7 @@ pub mod alerts;
 pub mod audit;
 pub mod dead_letters;
 pub mod devices;
+pub mod health;
 pub mod log_rules;
 pub mod logs;
 pub mod metrics;

@@ -10,3 +10,6 @@ mod routers;
 mod sessions;
 mod tenancy;
 mod thresholds_alerts;
+mod requester_scope;
+mod tenant_profile;
+mod users;
