@@ -10,11 +10,11 @@ use crate::page::{self, Page};
 use crate::state::ApiState;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use centinela_model::Role;
 use centinela_storage::audit::{self, AuditFilter, Entry};
 use centinela_storage::{StorageError, Store};
 use chrono::SecondsFormat;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -47,7 +47,10 @@ fn audit_tenant(caller: &Caller) -> Result<Option<Uuid>, ApiError> {
     }
 }
 
-fn filter(caller: &Caller, q: &AuditQuery) -> Result<(AuditFilter, Page<audit::EntryKey>), ApiError> {
+fn filter(
+    caller: &Caller,
+    q: &AuditQuery,
+) -> Result<(AuditFilter, Page<audit::EntryKey>), ApiError> {
     let tenant_id = audit_tenant(caller)?;
     let page = Page::parse(q.limit, q.cursor.as_deref())?;
     let action = q.action.as_deref().map(str::trim).filter(|a| !a.is_empty());
@@ -80,7 +83,11 @@ pub fn csv_line(entry: &Entry) -> String {
         entry.target_id.clone().unwrap_or_default(),
         entry.details.to_string(),
     ];
-    let mut line = cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
+    let mut line = cells
+        .iter()
+        .map(|c| csv_field(c))
+        .collect::<Vec<_>>()
+        .join(",");
     line.push_str("\r\n");
     line
 }
@@ -107,7 +114,13 @@ pub async fn list(
     let mut tx = state.store.begin(caller.scope()).await?;
     let entries = audit::list(&mut tx, &filter).await?;
     commit(tx).await?;
-    Ok(page::respond(&req, entries, page.limit, audit::list_key, |_| true))
+    Ok(page::respond(
+        &req,
+        entries,
+        page.limit,
+        audit::list_key,
+        |_| true,
+    ))
 }
 
 /// Streams every entry matching `filter` (from its cursor on) as CSV, one short transaction

@@ -159,7 +159,10 @@ async fn audit_login(
     let (action, details) = if succeeded {
         ("auth.login", json!({"address": address}))
     } else {
-        ("auth.login_failed", json!({"email": typed, "address": address}))
+        (
+            "auth.login_failed",
+            json!({"email": typed, "address": address}),
+        )
     };
     let mut tx = state.store.begin(Scope::All).await?;
     audit::record(

@@ -135,7 +135,10 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}", web::delete().to(users::delete))
         .route("/audit", web::get().to(audit::list))
         .route("/health/devices", web::get().to(fleet::devices_health))
-        .route("/subscription/status", web::get().to(fleet::subscription_status));
+        .route(
+            "/subscription/status",
+            web::get().to(fleet::subscription_status),
+        );
 }
 
 fn json_error(error: actix_web::error::JsonPayloadError) -> ApiError {

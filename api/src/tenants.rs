@@ -110,7 +110,14 @@ fn profile_change(p: &ProfileBody) -> Result<TenantChange, ApiError> {
     match (p.lat, p.lon) {
         (Some(lat), Some(lon)) => {
             let checked = check_coordinates(lat, lon);
-            field(if (-90.0..=90.0).contains(&lat) { "lon" } else { "lat" }, checked)?;
+            field(
+                if (-90.0..=90.0).contains(&lat) {
+                    "lon"
+                } else {
+                    "lat"
+                },
+                checked,
+            )?;
         }
         (None, None) => {}
         (Some(_), None) => return Err(ApiError::field("lon", "lat and lon go together")),
@@ -118,12 +125,28 @@ fn profile_change(p: &ProfileBody) -> Result<TenantChange, ApiError> {
     }
     Ok(TenantChange {
         legal_name: bounded("legal_name", p.legal_name.as_deref(), 300)?,
-        rfc: p.rfc.as_deref().map(|r| field("rfc", parse_rfc(r))).transpose()?,
-        email: p.email.as_deref().map(|e| field("email", parse_email(e))).transpose()?,
-        phone: p.phone.as_deref().map(|v| field("phone", parse_phone(v))).transpose()?,
+        rfc: p
+            .rfc
+            .as_deref()
+            .map(|r| field("rfc", parse_rfc(r)))
+            .transpose()?,
+        email: p
+            .email
+            .as_deref()
+            .map(|e| field("email", parse_email(e)))
+            .transpose()?,
+        phone: p
+            .phone
+            .as_deref()
+            .map(|v| field("phone", parse_phone(v)))
+            .transpose()?,
         allowed_emails: allowed,
         address: bounded("address", p.address.as_deref(), 300)?,
-        zip: p.zip.as_deref().map(|z| field("zip", parse_postal_code(z))).transpose()?,
+        zip: p
+            .zip
+            .as_deref()
+            .map(|z| field("zip", parse_postal_code(z)))
+            .transpose()?,
         state: bounded("state", p.state.as_deref(), 100)?,
         city: bounded("city", p.city.as_deref(), 100)?,
         lat: p.lat,

@@ -294,7 +294,11 @@ pub async fn create(
 }
 
 /// Loads a user the caller may see (404 otherwise).
-async fn visible_user(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> Result<User, ApiError> {
+async fn visible_user(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<User, ApiError> {
     let user = users::get(conn, id).await?;
     let role = parse_role(&user.role)?;
     if !may_read(caller, user.id, role, user.tenant_id) {
@@ -330,7 +334,10 @@ pub async fn list(
     };
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > MAX_Q) {
-        return Err(ApiError::field("q", format!("q has at most {MAX_Q} characters")));
+        return Err(ApiError::field(
+            "q",
+            format!("q has at most {MAX_Q} characters"),
+        ));
     }
     let crate::caller::ListTenant::Only(tenant) = caller.list_tenant(query.tenant_id) else {
         return Ok(HttpResponse::Ok().json(json!([])));
@@ -352,9 +359,7 @@ pub async fn list(
         fetched,
         page.limit,
         |u| (u.email.to_lowercase(), u.id),
-        |u| {
-            parse_role(&u.role).is_ok_and(|role| may_read(&caller, u.id, role, u.tenant_id))
-        },
+        |u| parse_role(&u.role).is_ok_and(|role| may_read(&caller, u.id, role, u.tenant_id)),
     );
     let ids: Vec<Uuid> = shaped.rows.iter().map(|u| u.id).collect();
     let mut sites: HashMap<Uuid, Vec<Uuid>> = HashMap::new();

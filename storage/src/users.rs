@@ -21,8 +21,7 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, email, name, role, tenant_id, phone, password_hash, active, created_at";
+const COLUMNS: &str = "id, email, name, role, tenant_id, phone, password_hash, active, created_at";
 
 pub async fn create(
     conn: &mut PgConnection,

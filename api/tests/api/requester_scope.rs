@@ -55,7 +55,14 @@ async fn a_requester_reads_only_its_sites_objects() {
     let own_alert = alert(&store, tenant, own_dev).await;
     let other_alert = alert(&store, tenant, other_dev).await;
     requester(&store, "sol@cli.test", tenant, &[own_site]).await;
-    user(&store, "jefa@cli.test", PASSWORD, "client_admin", Some(tenant)).await;
+    user(
+        &store,
+        "jefa@cli.test",
+        PASSWORD,
+        "client_admin",
+        Some(tenant),
+    )
+    .await;
     let app = app!(state);
     let sol = login!(app, "sol@cli.test", PASSWORD);
     let boss = login!(app, "jefa@cli.test", PASSWORD);
@@ -86,7 +93,11 @@ async fn a_requester_reads_only_its_sites_objects() {
     for uri in &hidden {
         let (status, body) = send(&app, get(&sol, uri).to_request()).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
-        assert_eq!(send(&app, get(&boss, uri).to_request()).await.0, StatusCode::OK, "{uri}");
+        assert_eq!(
+            send(&app, get(&boss, uri).to_request()).await.0,
+            StatusCode::OK,
+            "{uri}"
+        );
     }
     for uri in [
         format!("/api/sites/{own_site}"),
@@ -94,14 +105,26 @@ async fn a_requester_reads_only_its_sites_objects() {
         format!("/api/devices/{own_dev}/logs?format=csv"),
         format!("/api/alerts/{own_alert}"),
     ] {
-        assert_eq!(send(&app, get(&sol, &uri).to_request()).await.0, StatusCode::OK, "{uri}");
+        assert_eq!(
+            send(&app, get(&sol, &uri).to_request()).await.0,
+            StatusCode::OK,
+            "{uri}"
+        );
     }
-    for uri in ["/api/scripts", "/api/thresholds", "/api/log-rules", "/api/audit"] {
+    for uri in [
+        "/api/scripts",
+        "/api/thresholds",
+        "/api/log-rules",
+        "/api/audit",
+    ] {
         let (status, body) = send(&app, get(&sol, uri).to_request()).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {body}");
     }
-    let run = authed(TestRequest::post().uri(&format!("/api/scripts/{}/run", Uuid::new_v4())), &sol)
-        .set_json(json!({"device_id": own_dev}));
+    let run = authed(
+        TestRequest::post().uri(&format!("/api/scripts/{}/run", Uuid::new_v4())),
+        &sol,
+    )
+    .set_json(json!({"device_id": own_dev}));
     assert_eq!(send(&app, run.to_request()).await.0, StatusCode::FORBIDDEN);
 }
 
@@ -110,7 +133,9 @@ fn event(tenant: Uuid, device: Option<Uuid>, tag: &str, subscription_only: bool)
         tenant_id: TenantId(tenant),
         device_id: device,
         subscription_only,
-        json: json!({"type": "alert", "event": "opened", "tag": tag}).to_string().into(),
+        json: json!({"type": "alert", "event": "opened", "tag": tag})
+            .to_string()
+            .into(),
     }
 }
 
@@ -123,7 +148,14 @@ async fn a_requesters_noc_socket_gets_only_its_sites_device_events() {
     let (own_dev, _) = device(&store, tenant, own_site, "PC-Recepción").await;
     let (other_dev, _) = device(&store, tenant, other_site, "PC-Almacén").await;
     requester(&store, "sol@cli.test", tenant, &[own_site]).await;
-    user(&store, "jefa@cli.test", PASSWORD, "client_admin", Some(tenant)).await;
+    user(
+        &store,
+        "jefa@cli.test",
+        PASSWORD,
+        "client_admin",
+        Some(tenant),
+    )
+    .await;
     let addr = serve(&state);
     let app = app!(state);
     let sol = login!(app, "sol@cli.test", PASSWORD);
@@ -133,7 +165,9 @@ async fn a_requesters_noc_socket_gets_only_its_sites_device_events() {
 
     let subscribe = json!({"type": "subscribe", "device_ids": [own_dev, other_dev]}).to_string();
     sol_ws.send(Message::text(subscribe)).await.unwrap();
-    let answer = next_text(&mut sol_ws, Duration::from_secs(3)).await.unwrap();
+    let answer = next_text(&mut sol_ws, Duration::from_secs(3))
+        .await
+        .unwrap();
     assert_eq!(answer["type"], "subscribed");
     assert_eq!(answer["device_ids"], json!([own_dev]), "{answer}");
 
@@ -143,9 +177,14 @@ async fn a_requesters_noc_socket_gets_only_its_sites_device_events() {
     hub.do_send(event(tenant, Some(other_dev), "ajeno", false));
     hub.do_send(event(tenant, None, "sin-dispositivo", false));
     hub.do_send(event(tenant, Some(own_dev), "propio", false));
-    let first = next_text(&mut sol_ws, Duration::from_secs(3)).await.unwrap();
+    let first = next_text(&mut sol_ws, Duration::from_secs(3))
+        .await
+        .unwrap();
     assert_eq!(first["tag"], "propio", "{first}");
-    assert_eq!(next_text(&mut sol_ws, Duration::from_millis(500)).await, None);
+    assert_eq!(
+        next_text(&mut sol_ws, Duration::from_millis(500)).await,
+        None
+    );
     // The client_admin gets all three.
     let mut tags = Vec::new();
     while let Some(v) = next_text(&mut boss_ws, Duration::from_millis(500)).await {

@@ -33,11 +33,18 @@ async fn a_tenant_profile_is_validated_and_round_trips_utf8() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["rfc"], "ÑAN850101AB1");
     assert_eq!(created["legal_name"], "Clínica Ñandú Güemes, S.A. de C.V.");
-    assert_eq!(created["allowed_emails"], json!(["@clínica.mx", "josé.núñez@otro.mx"]));
+    assert_eq!(
+        created["allowed_emails"],
+        json!(["@clínica.mx", "josé.núñez@otro.mx"])
+    );
     assert_eq!(created["state"], "Querétaro");
     assert_eq!(created["assignment_rule"], "round_robin");
     let id = created["id"].as_str().unwrap().to_owned();
-    let (_, read) = send(&app, authed(TestRequest::get().uri(&format!("/api/tenants/{id}")), &adm).to_request()).await;
+    let (_, read) = send(
+        &app,
+        authed(TestRequest::get().uri(&format!("/api/tenants/{id}")), &adm).to_request(),
+    )
+    .await;
     assert_eq!(read["address"], "Av. Constitución 123, Col. Centro");
     assert_eq!(read["email"], "contacto@clínica.mx");
 
@@ -62,17 +69,34 @@ async fn a_tenant_profile_is_validated_and_round_trips_utf8() {
     }
 
     let patch = |body: Value| {
-        authed(TestRequest::patch().uri(&format!("/api/tenants/{id}")), &adm).set_json(body)
+        authed(
+            TestRequest::patch().uri(&format!("/api/tenants/{id}")),
+            &adm,
+        )
+        .set_json(body)
     };
-    let (status, changed) = send(&app, patch(json!({"assignment_rule": "least_load", "city": "Peñamiller"})).to_request()).await;
+    let (status, changed) = send(
+        &app,
+        patch(json!({"assignment_rule": "least_load", "city": "Peñamiller"})).to_request(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["assignment_rule"], "least_load");
     assert_eq!(changed["city"], "Peñamiller");
-    assert_eq!(changed["rfc"], "ÑAN850101AB1", "absent fields keep their value");
+    assert_eq!(
+        changed["rfc"], "ÑAN850101AB1",
+        "absent fields keep their value"
+    );
     let (status, answer) = send(&app, patch(json!({"lat": 10.0})).to_request()).await;
-    assert_eq!((status, answer["field"].clone()), (StatusCode::BAD_REQUEST, json!("lon")));
+    assert_eq!(
+        (status, answer["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("lon"))
+    );
     let (status, answer) = send(&app, patch(json!({"assignment_rule": "x"})).to_request()).await;
-    assert_eq!((status, answer["field"].clone()), (StatusCode::BAD_REQUEST, json!("assignment_rule")));
+    assert_eq!(
+        (status, answer["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("assignment_rule"))
+    );
 }
 
 #[actix_web::test]
@@ -83,7 +107,14 @@ async fn the_audit_trail_lists_pages_and_streams_csv_by_role() {
     let (other, other_site) = tenant_with_site(&store, "Otra", "pro").await;
     let adm_id = user(&store, "admin@msp.test", PASSWORD, "admin", None).await;
     user(&store, "tec@msp.test", PASSWORD, "technician", None).await;
-    user(&store, "jefa@cli.test", PASSWORD, "client_admin", Some(tenant)).await;
+    user(
+        &store,
+        "jefa@cli.test",
+        PASSWORD,
+        "client_admin",
+        Some(tenant),
+    )
+    .await;
     requester(&store, "sol@cli.test", tenant, &[site]).await;
     let app = app!(state);
     let adm = login!(app, "admin@msp.test", PASSWORD);
@@ -94,8 +125,14 @@ async fn the_audit_trail_lists_pages_and_streams_csv_by_role() {
     let failed = TestRequest::post()
         .uri("/api/auth/login")
         .set_json(json!({"email": "=HYPERLINK(\"x\")@evil.mx", "password": "nope"}));
-    assert_eq!(send(&app, failed.to_request()).await.0, StatusCode::UNAUTHORIZED);
-    for (n, (t, s)) in [(tenant, site), (tenant, site), (other, other_site)].into_iter().enumerate() {
+    assert_eq!(
+        send(&app, failed.to_request()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    for (n, (t, s)) in [(tenant, site), (tenant, site), (other, other_site)]
+        .into_iter()
+        .enumerate()
+    {
         let body = json!({"email": format!("nuevo{n}@cli.test"), "name": "Begoña Muñoz",
                           "role": "requester", "tenant_id": t, "site_ids": [s], "password": PASSWORD});
         let req = authed(TestRequest::post().uri("/api/users"), &adm).set_json(body);
@@ -106,36 +143,93 @@ async fn the_audit_trail_lists_pages_and_streams_csv_by_role() {
     let (status, list) = send(&app, get(&adm, "/api/audit?action=user.create")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
-    assert_eq!(list[0]["details"]["email"], "nuevo2@cli.test", "newest first");
-    let (_, logins) = send(&app, get(&adm, &format!("/api/audit?action=auth.login&actor={adm_id}"))).await;
+    assert_eq!(
+        list[0]["details"]["email"], "nuevo2@cli.test",
+        "newest first"
+    );
+    let (_, logins) = send(
+        &app,
+        get(
+            &adm,
+            &format!("/api/audit?action=auth.login&actor={adm_id}"),
+        ),
+    )
+    .await;
     assert_eq!(logins.as_array().unwrap().len(), 1, "{logins}");
     let (_, failures) = send(&app, get(&adm, "/api/audit?action=auth.login_failed")).await;
     assert_eq!(failures.as_array().unwrap().len(), 1, "{failures}");
     let (_, own) = send(&app, get(&boss, "/api/audit?action=user.create")).await;
-    assert_eq!(own.as_array().unwrap().len(), 2, "a client_admin sees its tenant's: {own}");
-    assert!(own.as_array().unwrap().iter().all(|e| e["tenant_id"] == json!(tenant)));
+    assert_eq!(
+        own.as_array().unwrap().len(),
+        2,
+        "a client_admin sees its tenant's: {own}"
+    );
+    assert!(
+        own.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["tenant_id"] == json!(tenant))
+    );
     for token in [&tec, &sol] {
-        assert_eq!(send(&app, get(token, "/api/audit")).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            send(&app, get(token, "/api/audit")).await.0,
+            StatusCode::FORBIDDEN
+        );
     }
     // Pages: one row, then the next with the cursor.
     let res = test::call_service(&app, get(&adm, "/api/audit?action=user.create&limit=1")).await;
-    let cursor = res.headers().get("x-next-cursor").unwrap().to_str().unwrap().to_owned();
-    let (_, next) = send(&app, get(&adm, &format!("/api/audit?action=user.create&limit=1&cursor={cursor}"))).await;
+    let cursor = res
+        .headers()
+        .get("x-next-cursor")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (_, next) = send(
+        &app,
+        get(
+            &adm,
+            &format!("/api/audit?action=user.create&limit=1&cursor={cursor}"),
+        ),
+    )
+    .await;
     assert_eq!(next[0]["details"]["email"], "nuevo1@cli.test");
     let (status, body) = send(&app, get(&adm, "/api/audit?from=ayer")).await;
-    assert_eq!((status, body["field"].clone()), (StatusCode::BAD_REQUEST, json!("from")));
+    assert_eq!(
+        (status, body["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("from"))
+    );
 
     let res = test::call_service(&app, get(&adm, "/api/audit?format=csv")).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        res.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let csv = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines[0], "at,tenant_id,actor_id,action,target_type,target_id,details");
+    assert_eq!(
+        lines[0],
+        "at,tenant_id,actor_id,action,target_type,target_id,details"
+    );
     assert!(csv.contains("nuevo0@cli.test"), "{csv}");
     // The details cell is JSON, quoted with its quotes doubled (RFC 4180).
-    let failed = lines.iter().find(|l| l.contains("auth.login_failed")).unwrap();
-    assert!(failed.contains(r#""{""address"":"#) || failed.contains(r#""{""email"":"#), "{failed}");
-    assert!(failed.contains(r#"=HYPERLINK(\""x\"")@evil.mx"#), "{failed}");
+    let failed = lines
+        .iter()
+        .find(|l| l.contains("auth.login_failed"))
+        .unwrap();
+    assert!(
+        failed.contains(r#""{""address"":"#) || failed.contains(r#""{""email"":"#),
+        "{failed}"
+    );
+    assert!(
+        failed.contains(r#"=HYPERLINK(\""x\"")@evil.mx"#),
+        "{failed}"
+    );
     let (_, all) = send(&app, get(&adm, "/api/audit?limit=1000")).await;
     assert_eq!(lines.len(), all.as_array().unwrap().len() + 1, "{csv}");
 }
@@ -149,7 +243,14 @@ async fn the_subscription_status_tells_plan_limit_and_use() {
     device(&store, basic, site, "PC-1").await;
     device(&store, basic, site, "PC-2").await;
     user(&store, "admin@msp.test", PASSWORD, "admin", None).await;
-    user(&store, "jefa@cli.test", PASSWORD, "client_admin", Some(basic)).await;
+    user(
+        &store,
+        "jefa@cli.test",
+        PASSWORD,
+        "client_admin",
+        Some(basic),
+    )
+    .await;
     let app = app!(state);
     let adm = login!(app, "admin@msp.test", PASSWORD);
     let boss = login!(app, "jefa@cli.test", PASSWORD);
@@ -161,11 +262,21 @@ async fn the_subscription_status_tells_plan_limit_and_use() {
         own,
         json!({"tenant_id": basic, "plan": "basic", "max_devices": 5, "devices_used": 2, "status": "active"})
     );
-    let (_, unlimited) = send(&app, get(&adm, &format!("/api/subscription/status?tenant_id={pro}"))).await;
+    let (_, unlimited) = send(
+        &app,
+        get(&adm, &format!("/api/subscription/status?tenant_id={pro}")),
+    )
+    .await;
     assert_eq!(unlimited["max_devices"], Value::Null);
     assert_eq!(unlimited["devices_used"], 0);
     let (status, body) = send(&app, get(&adm, "/api/subscription/status")).await;
-    assert_eq!((status, body["field"].clone()), (StatusCode::BAD_REQUEST, json!("tenant_id")));
+    assert_eq!(
+        (status, body["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("tenant_id"))
+    );
     let other = format!("/api/subscription/status?tenant_id={pro}");
-    assert_eq!(send(&app, get(&boss, &other)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&app, get(&boss, &other)).await.0,
+        StatusCode::NOT_FOUND
+    );
 }

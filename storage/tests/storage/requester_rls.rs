@@ -22,8 +22,16 @@ struct World {
 }
 
 async fn seed(store: &Store) -> World {
-    let [tenant, other, site_a, site_b, site_o, device_a, device_b, device_o] =
-        [(); 8].map(|_| Uuid::new_v4());
+    let [
+        tenant,
+        other,
+        site_a,
+        site_b,
+        site_o,
+        device_a,
+        device_b,
+        device_o,
+    ] = [(); 8].map(|_| Uuid::new_v4());
     let [requester, sibling, alert_a, alert_b, alert_o] = [(); 5].map(|_| Uuid::new_v4());
     let [ticket_a, ticket_b, ticket_own, ticket_o] = [(); 4].map(|_| Uuid::new_v4());
     let mut sql = format!(
@@ -122,12 +130,11 @@ async fn counts(store: &Store, scope: Scope) -> Vec<(&'static str, i64)> {
     let mut tx = store.begin(scope).await.unwrap();
     let mut out = Vec::new();
     for table in TABLES {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {table}"
-        )))
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
         out.push((*table, n));
     }
     out
@@ -184,10 +191,19 @@ async fn a_requester_sees_only_its_sites_on_every_table() {
         ("scripts", 2),
         ("audit_log", 1),
     ];
-    assert_eq!(counts(&store, Scope::Tenant(TenantId(w.tenant))).await, tenant);
+    assert_eq!(
+        counts(&store, Scope::Tenant(TenantId(w.tenant))).await,
+        tenant
+    );
     let all = counts(&store, Scope::All).await;
-    assert_eq!(all.iter().find(|(t, _)| *t == "devices"), Some(&("devices", 3)));
-    assert_eq!(all.iter().find(|(t, _)| *t == "tickets"), Some(&("tickets", 4)));
+    assert_eq!(
+        all.iter().find(|(t, _)| *t == "devices"),
+        Some(&("devices", 3))
+    );
+    assert_eq!(
+        all.iter().find(|(t, _)| *t == "tickets"),
+        Some(&("tickets", 4))
+    );
 }
 
 #[tokio::test]
