@@ -110,11 +110,10 @@ CREATE POLICY requester_self ON user_sites AS RESTRICTIVE
            OR user_id = (SELECT centinela_requester()))
     WITH CHECK ((SELECT centinela_requester()) IS NULL);
 
--- Tenant-wide configuration and tools are not for requesters: log heuristics, scripts.
+-- Tenant-wide configuration is not for requesters: log heuristics. (Scripts stay listed by
+-- name for every tenant role; the API never shows their bodies to tenant roles, and only staff
+-- and client_admins run them.)
 CREATE POLICY requester_none ON log_rules AS RESTRICTIVE
-    USING ((SELECT centinela_requester()) IS NULL)
-    WITH CHECK ((SELECT centinela_requester()) IS NULL);
-CREATE POLICY requester_none ON scripts AS RESTRICTIVE
     USING ((SELECT centinela_requester()) IS NULL)
     WITH CHECK ((SELECT centinela_requester()) IS NULL);
 

@@ -63,8 +63,8 @@ pub async fn ensure_device_visible(
     }
 }
 
-/// 403 for a requester: tenant configuration and tools (thresholds, log rules, scripts, the
-/// audit trail) are not part of its portal.
+/// 403 for a requester: tenant configuration (thresholds, log rules) is not part of its
+/// portal.
 pub fn deny(caller: &Caller, what: &str) -> Result<(), ApiError> {
     if caller.role == Role::Requester {
         return Err(ApiError::Forbidden(format!("requesters do not see {what}")));

@@ -9,7 +9,7 @@ use crate::caller::Caller;
 use crate::devices::visible_device;
 use crate::error::{ApiError, commit};
 use crate::page::{self, Page};
-use crate::requester::{self, DeviceScope, ensure_device_visible};
+use crate::requester::{DeviceScope, ensure_device_visible};
 use crate::state::ApiState;
 use crate::tenants::validate_name;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -156,7 +156,6 @@ pub async fn list(
     query: web::Query<ListQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    requester::deny(&caller, "scripts")?;
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let tenant = caller.tenant_filter().or(query.tenant_id);
     let mut tx = state.store.begin(caller.scope()).await?;
@@ -174,7 +173,6 @@ pub async fn get(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    requester::deny(&caller, "scripts")?;
     let mut tx = state.store.begin(caller.scope()).await?;
     let script = visible_script(&mut tx, &caller, id.into_inner()).await?;
     commit(tx).await?;

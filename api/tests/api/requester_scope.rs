@@ -111,12 +111,16 @@ async fn a_requester_reads_only_its_sites_objects() {
             "{uri}"
         );
     }
-    for uri in [
-        "/api/scripts",
-        "/api/thresholds",
-        "/api/log-rules",
-        "/api/audit",
-    ] {
+    let (_, scripts) = send(&app, get(&sol, "/api/scripts").to_request()).await;
+    assert!(
+        scripts
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s.get("body").is_none()),
+        "{scripts}"
+    );
+    for uri in ["/api/thresholds", "/api/log-rules", "/api/audit"] {
         let (status, body) = send(&app, get(&sol, uri).to_request()).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {body}");
     }
