@@ -5,6 +5,7 @@ use crate::caller::Caller;
 use crate::device_metrics::parse_query_time;
 use crate::error::{ApiError, commit};
 use crate::page::{self, Page};
+use crate::requester::{DeviceScope, ensure_device_visible};
 use crate::state::ApiState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_actors::{AlertEvent, NocMessage};
@@ -97,6 +98,7 @@ async fn visible_alert(
 ) -> Result<Alert, ApiError> {
     let alert = alerts::get(conn, id).await?;
     caller.ensure_visible(alert.tenant_id)?;
+    ensure_device_visible(conn, caller, alert.device_id).await?;
     Ok(alert)
 }
 
@@ -145,9 +147,10 @@ pub async fn list(
     let (filter, limit) = filter(&caller, &query)?;
     let mut tx = state.store.begin(caller.scope()).await?;
     let all = alerts::list(&mut tx, &filter).await?;
+    let devices = DeviceScope::load(&mut tx, &caller).await?;
     commit(tx).await?;
     Ok(page::respond(&req, all, limit, alerts::list_key, |a| {
-        caller.sees(a.tenant_id)
+        caller.sees(a.tenant_id) && devices.sees(a.device_id)
     }))
 }
 

@@ -9,10 +9,12 @@ use crate::state::ApiState;
 use crate::tokens::{self, TokenType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use centinela_model::Scope;
+use centinela_storage::audit;
 use centinela_storage::sessions::{self, Refresh};
 use centinela_storage::users::{self, User};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
 /// `POST /api/auth/login` body.
@@ -117,7 +119,8 @@ pub async fn login(
     state.guards.check_login(&email, &address, telemetry)?;
     // Staff have no tenant: the lookup runs unscoped.
     let mut tx = state.store.begin(Scope::All).await?;
-    let user = users::by_email(&mut tx, &email).await?;
+    // Lower-cased here too: the database's lower() may leave non-ASCII letters as typed.
+    let user = users::by_email(&mut tx, &email.to_lowercase()).await?;
     commit(tx).await?;
     let hash = user
         .as_ref()
@@ -128,15 +131,53 @@ pub async fn login(
         .await?;
     let user = match user {
         Some(user) if matches && user.active => user,
-        _ => {
+        other => {
             state.guards.login_failed(&email, &address);
             tracing::info!(email = %email, %address, "Login refused.");
+            audit_login(&state, other.as_ref(), &email, &address, false).await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
     state.guards.login_succeeded(&email);
+    audit_login(&state, Some(&user), &email, &address, true).await?;
     tracing::info!(user_id = %user.id, role = %user.role, "User logged in.");
     Ok(HttpResponse::Ok().json(issue_pair(&state, &user, None).await?))
+}
+
+/// Longest e-mail text kept in a failed login's audit entry (what was typed, bounded).
+const AUDIT_EMAIL_MAX: usize = 254;
+
+/// Records a login (`auth.login`) or a failed one (`auth.login_failed`, with the known user if
+/// the e-mail matched one). Attempts refused by the limiter (429) are not recorded: the limiter
+/// is what bounds this table's growth under a password spray.
+async fn audit_login(
+    state: &ApiState,
+    user: Option<&User>,
+    email: &str,
+    address: &str,
+    succeeded: bool,
+) -> Result<(), ApiError> {
+    let typed: String = email.chars().take(AUDIT_EMAIL_MAX).collect();
+    let (action, details) = if succeeded {
+        ("auth.login", json!({"address": address}))
+    } else {
+        (
+            "auth.login_failed",
+            json!({"email": typed, "address": address}),
+        )
+    };
+    let mut tx = state.store.begin(Scope::All).await?;
+    audit::record(
+        &mut tx,
+        user.and_then(|u| u.tenant_id),
+        user.map(|u| u.id),
+        action,
+        "user",
+        &user.map(|u| u.id.to_string()).unwrap_or_default(),
+        details,
+    )
+    .await?;
+    commit(tx).await
 }
 
 /// `POST /api/auth/refresh`: consumes a refresh token (single use) and issues a new pair in

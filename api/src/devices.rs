@@ -159,6 +159,9 @@ pub async fn visible_device(
 ) -> Result<Device, ApiError> {
     let device = devices::get(conn, id).await?;
     caller.ensure_visible(device.tenant_id)?;
+    if !caller.sees_site(Some(device.site_id)) {
+        return Err(ApiError::NotFound);
+    }
     Ok(device)
 }
 
@@ -289,7 +292,7 @@ pub async fn list(
         fetched,
         page.limit,
         |d| (d.name.clone(), d.id),
-        |d| caller.sees(d.tenant_id),
+        |d| caller.sees(d.tenant_id) && caller.sees_site(Some(d.site_id)),
     );
     let router_ids: Vec<Uuid> = all
         .rows

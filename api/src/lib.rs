@@ -17,6 +17,9 @@
 //!   [`device_metrics`], [`device_logs`], [`routers`] for a router's connection settings),
 //!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (enrollment,
 //!   certificates), [`scripts`] (remote scripts, approval, signed runs).
+//! - [`users`]: the users API and its role rules; [`requester`]: a requester's sites and devices
+//!   as the API checks them on top of row-level security; [`audit`]: the audit trail (JSON and
+//!   streamed CSV); [`fleet`]: device health counts and the subscription status.
 //! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
 //! - [`routes`]: the one route table — it registers every route and builds the OpenAPI
 //!   document, and answers unknown routes under `/api`, `/ws` and the operations paths with
@@ -36,18 +39,21 @@
 pub mod agents;
 pub mod alerts;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod caller;
 pub mod device_logs;
 pub mod device_metrics;
 pub mod devices;
 pub mod error;
+pub mod fleet;
 pub mod log_rules;
 pub mod meta;
 pub mod noc;
 pub mod ops;
 pub mod page;
 pub mod passwords;
+pub mod requester;
 pub mod routers;
 pub mod routes;
 pub mod scripts;
@@ -58,6 +64,7 @@ pub mod tenants;
 pub mod thresholds;
 pub mod tickets;
 pub mod tokens;
+pub mod users;
 
 pub use caller::Caller;
 pub use error::ApiError;

@@ -49,6 +49,7 @@ pub async fn list(
     caller: Caller,
     query: web::Query<TenantQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    crate::requester::deny(&caller, "log rules")?;
     let tenant = target_tenant(&caller, query.tenant_id)?;
     caller.ensure_visible(tenant)?;
     let mut tx = state.store.begin(caller.scope()).await?;

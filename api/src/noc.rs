@@ -5,7 +5,9 @@
 //! [`AUTH_TIMEOUT`] (closed with a policy violation otherwise). Once authenticated it registers
 //! with the hub under the caller's scope, so it only ever receives events of tenants the user
 //! may see. `{"type":"subscribe","device_ids":[...]}` selects live metrics, keeping only the
-//! devices visible to the caller. The mailbox is bounded: the hub drops (and counts) events for
+//! devices visible to the caller. A requester's session gets only events of the devices on its
+//! sites (reloaded at every session check; none until first loaded, none without a device).
+//! The mailbox is bounded: the hub drops (and counts) events for
 //! a session that falls behind rather than slowing everyone else.
 //!
 //! A session lives only as long as its access token: the client renews it in place by sending
@@ -20,13 +22,15 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::requester::DeviceScope;
 use crate::sessions::EndNoc;
 use crate::state::ApiState;
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use centinela_actors::{NocEvent, NocSubscribe, NocUnsubscribe};
-use centinela_storage::{StorageError, Store, devices};
+use centinela_model::Role;
+use centinela_storage::{StorageError, Store, devices, health, users};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -89,6 +93,10 @@ pub struct NocSession {
     last_heard: Instant,
     /// The timer that closes the session when its access token expires.
     expiry: Option<SpawnHandle>,
+    /// The devices whose events reach a requester's session (the devices on its sites,
+    /// reloaded at every session check); every device for other roles. A requester's session
+    /// gets nothing until its set is loaded, and no event without a device.
+    devices: DeviceScope,
 }
 
 impl NocSession {
@@ -100,12 +108,17 @@ impl NocSession {
             watched: Vec::new(),
             last_heard: Instant::now(),
             expiry: None,
+            devices: DeviceScope::default(),
         }
     }
 
     /// Registers with the hub under the caller's scope, and with the NOC registry under its
     /// login session.
     fn register(&mut self, caller: Caller, ctx: &mut ws::WebsocketContext<Self>) {
+        if caller.role == Role::Requester {
+            self.devices = DeviceScope::only([]);
+            self.load_devices(caller.clone(), ctx);
+        }
         self.state.runtime.hub().do_send(NocSubscribe {
             session_id: self.session_id,
             scope: caller.scope(),
@@ -172,12 +185,28 @@ impl NocSession {
         });
     }
 
+    /// Loads (again) the devices on a requester's sites: a change of its sites, or a device
+    /// added to or moved off them, reaches the session within one session check.
+    fn load_devices(&mut self, caller: Caller, ctx: &mut ws::WebsocketContext<Self>) {
+        let store = self.state.store.clone();
+        let load = async move { requester_devices(&store, &caller).await };
+        ctx.spawn(load.into_actor(self).map(|loaded, act, _| match loaded {
+            Ok(devices) => act.devices = devices,
+            Err(error) => {
+                tracing::warn!(session_id = %act.session_id, error = %error, "NOC requester devices not loaded.")
+            }
+        }));
+    }
+
     /// Closes the socket (4002) once its login session has ended behind its back: the user
     /// deactivated, deleted or changed (logouts close it at once through the registry).
     fn check_session(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
         let Some(caller) = self.caller.clone() else {
             return;
         };
+        if caller.role == Role::Requester {
+            self.load_devices(caller.clone(), ctx);
+        }
         let store = self.state.store.clone();
         let check = async move {
             centinela_storage::sessions::is_live(&store, caller.session_id, caller.user_id).await
@@ -283,13 +312,27 @@ async fn visible_devices(
     let mut visible = Vec::with_capacity(ids.len());
     for id in ids {
         match devices::get(&mut tx, id).await {
-            Ok(device) if caller.sees(device.tenant_id) => visible.push(id),
+            Ok(device)
+                if caller.sees(device.tenant_id) && caller.sees_site(Some(device.site_id)) =>
+            {
+                visible.push(id)
+            }
             Ok(_) | Err(StorageError::NotFound) => {}
             Err(other) => return Err(other),
         }
     }
     tx.commit().await?;
     Ok(visible)
+}
+
+/// The devices on a requester's sites, its sites read again (an assignment changed since the
+/// socket opened counts).
+async fn requester_devices(store: &Store, caller: &Caller) -> Result<DeviceScope, StorageError> {
+    let mut tx = store.begin(caller.scope()).await?;
+    let sites = users::site_ids(&mut tx, caller.user_id).await?;
+    let devices = health::devices_on_sites(&mut tx, &sites).await?;
+    tx.commit().await?;
+    Ok(DeviceScope::only(devices))
 }
 
 impl Actor for NocSession {
@@ -327,6 +370,9 @@ impl Handler<NocEvent> for NocSession {
     type Result = ();
 
     fn handle(&mut self, event: NocEvent, ctx: &mut Self::Context) {
+        if !self.devices.sees_event(event.device_id) {
+            return;
+        }
         ctx.text(&*event.json);
     }
 }

@@ -12,8 +12,8 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::{
-    agents, alerts, auth, device_logs, device_metrics, devices, log_rules, meta, noc, ops, page,
-    scripts, sites, tenants, thresholds, tickets,
+    agents, alerts, audit, auth, device_logs, device_metrics, devices, fleet, log_rules, meta, noc,
+    ops, page, scripts, sites, tenants, thresholds, tickets, users,
 };
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::cmp::Ordering;
@@ -489,6 +489,34 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Get, "/api/meta", "Demo mode, its accounts (demo only) and the engine's version", meta::meta)
             .auth(Public)
             .ok::<meta::Meta>(),
+        // Users, audit, fleet health and subscription (issue 11).
+        Endpoint::new(Get, "/api/users", "List the users the caller may see (role, tenant_id, active, q)", users::list)
+            .query::<users::UserQuery>()
+            .list::<users::UserDetail>()
+            .errors(&[403]),
+        Endpoint::new(Post, "/api/users", "Create a user (role rules in docs/api.md)", users::create)
+            .body::<users::NewUserBody>()
+            .created::<users::CreatedUser>()
+            .errors(&[403, 409]),
+        Endpoint::new(Get, "/api/users/{id}", "One user", users::get).ok::<users::UserDetail>(),
+        Endpoint::new(Patch, "/api/users/{id}", "Change a user's name, role, sites, phone, password or active flag", users::patch)
+            .body::<users::PatchUserBody>()
+            .ok::<users::UserDetail>()
+            .errors(&[403, 409]),
+        Endpoint::new(Delete, "/api/users/{id}", "Delete a user (its sessions end at once)", users::delete)
+            .answers_raw(204, None, "Deleted")
+            .errors(&[403, 409]),
+        Endpoint::new(Get, "/api/audit", "The audit trail, newest first (JSON, or CSV with format=csv)", audit::list)
+            .query::<audit::AuditQuery>()
+            .list::<centinela_storage::audit::Entry>()
+            .answers_raw(200, Some("text/csv"), "The same entries as CSV (format=csv), streamed")
+            .errors(&[403]),
+        Endpoint::new(Get, "/api/health/devices", "Device counts by health per visible tenant", fleet::devices_health)
+            .query::<fleet::HealthQuery>()
+            .list::<centinela_storage::health::TenantHealth>(),
+        Endpoint::new(Get, "/api/subscription/status", "A tenant's plan, device limit and use", fleet::subscription_status)
+            .query::<fleet::SubscriptionQuery>()
+            .ok::<fleet::SubscriptionStatus>(),
         Endpoint::new(Get, "/api/log-rules", "A tenant's router log heuristics (configured or default)", log_rules::list)
             .query::<log_rules::TenantQuery>()
             .ok::<Vec<log_rules::EffectiveRule>>(),

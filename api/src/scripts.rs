@@ -9,6 +9,7 @@ use crate::caller::Caller;
 use crate::devices::visible_device;
 use crate::error::{ApiError, commit};
 use crate::page::{self, Page};
+use crate::requester::{DeviceScope, ensure_device_visible};
 use crate::state::ApiState;
 use crate::tenants::validate_name;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -429,13 +430,14 @@ pub async fn list_runs(
     }
     let keyset = page.keyset();
     let runs = scripts::list_runs(&mut tx, query.device_id, &keyset).await?;
+    let devices = DeviceScope::load(&mut tx, &caller).await?;
     commit(tx).await?;
     Ok(page::respond(
         &req,
         runs,
         page.limit,
         scripts::run_key,
-        |r| caller.sees(r.tenant_id),
+        |r| caller.sees(r.tenant_id) && devices.sees(r.device_id),
     ))
 }
 
@@ -448,6 +450,7 @@ pub async fn get_run(
     let mut tx = state.store.begin(caller.scope()).await?;
     let run = scripts::get_run(&mut tx, id.into_inner()).await?;
     caller.ensure_visible(run.tenant_id)?;
+    ensure_device_visible(&mut tx, &caller, run.device_id).await?;
     commit(tx).await?;
     Ok(HttpResponse::Ok().json(run))
 }

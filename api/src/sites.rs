@@ -98,7 +98,7 @@ pub async fn list(
         fetched,
         page.limit,
         |s| (s.name.clone(), s.id),
-        |s| caller.sees(s.tenant_id),
+        |s| caller.sees(s.tenant_id) && caller.sees_site(Some(s.id)),
     );
     let out: Vec<Value> = all.rows.iter().map(|s| site_json(s, &caller)).collect();
     Ok(page::ok(&req, &out, all.next.as_deref()))
@@ -142,5 +142,8 @@ pub async fn get(
     let site = sites::get(&mut tx, id.into_inner()).await?;
     commit(tx).await?;
     caller.ensure_visible(site.tenant_id)?;
+    if !caller.sees_site(Some(site.id)) {
+        return Err(ApiError::NotFound);
+    }
     Ok(HttpResponse::Ok().json(site_json(&site, &caller)))
 }

@@ -187,6 +187,7 @@ pub async fn list(
     query: web::Query<PageQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    crate::requester::deny(&caller, "thresholds")?;
     let page = Page::parse(query.limit, query.cursor.as_deref())?;
     let mut tx = state.store.begin(caller.scope()).await?;
     let keyset = page.keyset();

@@ -30,6 +30,7 @@ pub mod audit;
 pub mod dead_letters;
 pub mod demo;
 pub mod devices;
+pub mod health;
 pub mod log_rules;
 pub mod logs;
 pub mod metrics;

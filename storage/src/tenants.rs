@@ -14,9 +14,78 @@ pub struct Tenant {
     pub plan: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    /// The profile (seed 000): razón social, RFC, contact, allowed e-mails, address.
+    pub legal_name: Option<String>,
+    pub rfc: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub allowed_emails: Vec<String>,
+    pub address: Option<String>,
+    pub zip: Option<String>,
+    pub state: Option<String>,
+    pub city: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// `round_robin` or `least_load`: how the tenant's tickets are assigned.
+    pub assignment_rule: String,
 }
 
-const COLUMNS: &str = "id, name, plan, status, created_at";
+const COLUMNS: &str = "id, name, plan, status, created_at, legal_name, rfc, email, phone, \
+    allowed_emails, address, zip, state, city, lat, lon, assignment_rule";
+
+/// A change of a tenant's profile and settings; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct TenantChange {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+    pub status: Option<String>,
+    pub legal_name: Option<String>,
+    pub rfc: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub allowed_emails: Option<Vec<String>>,
+    pub address: Option<String>,
+    pub zip: Option<String>,
+    pub state: Option<String>,
+    pub city: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub assignment_rule: Option<String>,
+}
+
+/// Applies a change to the profile and settings.
+pub async fn change(conn: &mut PgConnection, id: Uuid, c: &TenantChange) -> Result<Tenant> {
+    sqlx::query_as(sqlf!(
+        "UPDATE tenants SET name = coalesce($2, name), plan = coalesce($3, plan),
+                status = coalesce($4, status), legal_name = coalesce($5, legal_name),
+                rfc = coalesce($6, rfc), email = coalesce($7, email), phone = coalesce($8, phone),
+                allowed_emails = coalesce($9, allowed_emails), address = coalesce($10, address),
+                zip = coalesce($11, zip), state = coalesce($12, state), city = coalesce($13, city),
+                lat = coalesce($14, lat), lon = coalesce($15, lon),
+                assignment_rule = coalesce($16, assignment_rule)
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(&c.name)
+    .bind(&c.plan)
+    .bind(&c.status)
+    .bind(&c.legal_name)
+    .bind(&c.rfc)
+    .bind(&c.email)
+    .bind(&c.phone)
+    .bind(&c.allowed_emails)
+    .bind(&c.address)
+    .bind(&c.zip)
+    .bind(&c.state)
+    .bind(&c.city)
+    .bind(c.lat)
+    .bind(c.lon)
+    .bind(&c.assignment_rule)
+    .fetch_optional(conn)
+    .await
+    .map_err(StorageError::classify)?
+    .ok_or(StorageError::NotFound)
+}
 
 pub async fn create(conn: &mut PgConnection, name: &str, plan: &str) -> Result<Tenant> {
     sqlx::query_as(sqlf!(

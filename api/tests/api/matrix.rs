@@ -252,6 +252,14 @@ fn rows() -> Vec<Row> {
         row(Get, "/api/devices/{id}/logs", READ_SITE).id(|p, _| uid(p.device)),
         row(Get, "/api/devices/{id}/series", READ_SITE).id(|p, _| uid(p.device)),
         row(Get, "/api/meta", ALL_200),
+        // Fleet health, subscription, audit.
+        row(Get, "/api/health/devices", ALL_200),
+        row(Get, "/api/subscription/status", READ_TENANT).query(|p| format!("tenant_id={}", p.tenant)),
+        row(
+            Get,
+            "/api/audit",
+            [[200; 3], [200; 3], [403; 3], [200; 3], [403; 3]],
+        ),
         // Log rules (per tenant).
         row(Get, "/api/log-rules", READ_TENANT).query(|p| format!("tenant_id={}", p.tenant)),
         row(Put, "/api/log-rules/{kind}", write_tenant(200))
@@ -345,6 +353,14 @@ const NOT_ROLE_BASED: &[&str] = &[
     "POST /api/agents/certificate",
     "POST /api/agents/enroll",
     "GET /ws/noc",
+    // The users API's rules depend on the target user's role as well as the caller's (a
+    // technician edits requesters only, only a superadmin touches superadmins, ...): its own
+    // role table is `users::each_role_manages_only_the_users_it_may`.
+    "GET /api/users",
+    "POST /api/users",
+    "GET /api/users/{id}",
+    "PATCH /api/users/{id}",
+    "DELETE /api/users/{id}",
 ];
 
 /// Cells known to answer wrongly today, each with the area that owns the fix. A known cell

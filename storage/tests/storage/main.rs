@@ -2,6 +2,7 @@
 //! binary COPY and ticket numbering. Each test gets a fresh database.
 
 mod dead_letters;
+mod requester_rls;
 
 use centinela_model::{Scope, TenantId};
 use centinela_storage::metrics::{self, Layout, MetricRow};
