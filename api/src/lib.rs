@@ -15,8 +15,10 @@
 //!   roles, suspended tenants) applied on top of row-level security.
 //! - Resources, one module each: [`auth`], [`tenants`], [`sites`], [`devices`] (+
 //!   [`device_metrics`], [`device_logs`], [`routers`] for a router's connection settings),
-//!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (enrollment,
+//!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`] (reads) with [`ticket_writes`]
+//!   (create, moves, comments), [`ticket_categories`], [`technician_assignments`], [`agents`] (enrollment,
 //!   certificates), [`scripts`] (remote scripts, approval, signed runs).
+//! - [`csv_export`]: `?format=csv` of lists, streamed page by page.
 //! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` (built from one route
 //!   table). [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
@@ -30,6 +32,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod csv_export;
 pub mod auth;
 pub mod caller;
 pub mod device_logs;
@@ -48,6 +51,9 @@ pub mod sites;
 pub mod state;
 pub mod tenants;
 pub mod thresholds;
+pub mod technician_assignments;
+pub mod ticket_categories;
+pub mod ticket_writes;
 pub mod tickets;
 pub mod tokens;
 
@@ -110,6 +116,17 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .route("/alerts/{id}/status", web::patch().to(alerts::set_status))
         .route("/tickets", web::get().to(tickets::list))
         .route("/tickets/{id}", web::get().to(tickets::get))
+        .route("/tickets", web::post().to(ticket_writes::create))
+        .route("/tickets/{id}", web::patch().to(ticket_writes::patch))
+        .route("/tickets/{id}/comments", web::post().to(ticket_writes::comment))
+        .route("/ticket-categories", web::get().to(ticket_categories::list))
+        .route("/ticket-categories", web::post().to(ticket_categories::create))
+        .route("/ticket-categories/{id}", web::get().to(ticket_categories::get))
+        .route("/ticket-categories/{id}", web::patch().to(ticket_categories::patch))
+        .route("/ticket-categories/{id}", web::delete().to(ticket_categories::delete))
+        .route("/technician-assignments", web::get().to(technician_assignments::list))
+        .route("/technician-assignments", web::post().to(technician_assignments::create))
+        .route("/technician-assignments/{id}", web::delete().to(technician_assignments::delete))
         .route("/agents/certificate", web::post().to(agents::certificate))
         .route("/agents/enroll", web::post().to(agents::enroll))
         .route("/scripts", web::get().to(scripts::list))

@@ -25,6 +25,8 @@ pub struct NewTenantBody {
 pub struct PatchTenantBody {
     pub plan: Option<String>,
     pub status: Option<String>,
+    /// Resolve an alert's ticket when the alert clears, if nobody moved or commented on it.
+    pub auto_resolve_alert_tickets: Option<bool>,
 }
 
 fn validate_plan(plan: &str) -> Result<(), ApiError> {
@@ -142,8 +144,13 @@ pub async fn patch(
         validate_status(status)?;
     }
     let mut tx = state.store.begin(caller.scope()).await?;
-    let tenant = tenants::update(&mut tx, id, body.plan.as_deref(), body.status.as_deref()).await?;
-    let details = json!({"plan": body.plan, "status": body.status});
+    let mut tenant =
+        tenants::update(&mut tx, id, body.plan.as_deref(), body.status.as_deref()).await?;
+    if let Some(on) = body.auto_resolve_alert_tickets {
+        tenant = tenants::set_auto_resolve_alert_tickets(&mut tx, id, on).await?;
+    }
+    let details = json!({"plan": body.plan, "status": body.status,
+        "auto_resolve_alert_tickets": body.auto_resolve_alert_tickets});
     audit::record(
         &mut tx,
         Some(id),

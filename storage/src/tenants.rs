@@ -14,9 +14,11 @@ pub struct Tenant {
     pub plan: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    /// Resolve an alert's ticket when the alert clears, if nobody moved or commented on it.
+    pub auto_resolve_alert_tickets: bool,
 }
 
-const COLUMNS: &str = "id, name, plan, status, created_at";
+const COLUMNS: &str = "id, name, plan, status, created_at, auto_resolve_alert_tickets";
 
 pub async fn create(conn: &mut PgConnection, name: &str, plan: &str) -> Result<Tenant> {
     sqlx::query_as(sqlf!(
@@ -81,5 +83,21 @@ pub async fn update(
     .fetch_optional(conn)
     .await
     .map_err(StorageError::classify)?
+    .ok_or(StorageError::NotFound)
+}
+
+/// Sets the tenant's alert-ticket auto-resolve setting.
+pub async fn set_auto_resolve_alert_tickets(
+    conn: &mut PgConnection,
+    id: Uuid,
+    on: bool,
+) -> Result<Tenant> {
+    sqlx::query_as(sqlf!(
+        "UPDATE tenants SET auto_resolve_alert_tickets = $2 WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(on)
+    .fetch_optional(conn)
+    .await?
     .ok_or(StorageError::NotFound)
 }
