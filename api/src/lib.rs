@@ -18,7 +18,8 @@
 //!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`] (reads) with [`ticket_writes`]
 //!   (create, moves, comments), [`ticket_categories`], [`technician_assignments`], [`agents`] (enrollment,
 //!   certificates), [`scripts`] (remote scripts, approval, signed runs).
-//! - [`csv_export`]: `?format=csv` of lists, streamed page by page.
+//! - [`csv_export`]: `?format=csv` of lists, streamed page by page ([`alert_export`] for
+//!   alerts; tickets in [`tickets`]).
 //! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` (built from one route
 //!   table). [`noc`]: the NOC WebSocket session actors — all WebSocket code lives there.
@@ -31,6 +32,7 @@
 //! `centinela-ingest` or `centinela-engine` (the engine implements [`CertificateSigner`]).
 
 pub mod agents;
+pub mod alert_export;
 pub mod alerts;
 pub mod csv_export;
 pub mod auth;

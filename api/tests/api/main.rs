@@ -10,3 +10,4 @@ mod routers;
 mod sessions;
 mod tenancy;
 mod thresholds_alerts;
+mod tickets;
