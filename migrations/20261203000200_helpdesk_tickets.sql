@@ -27,14 +27,6 @@ CREATE UNIQUE INDEX ticket_categories_unique_name ON ticket_categories (
     lower(name));
 CREATE INDEX ticket_categories_tenant ON ticket_categories (tenant_id);
 
-ALTER TABLE ticket_categories ENABLE ROW LEVEL SECURITY;
-ALTER TABLE ticket_categories FORCE ROW LEVEL SECURITY;
--- Everyone reads the default set; only staff ('*' scope) write it (centinela_visible(NULL) is
--- true for '*' only).
-CREATE POLICY tenant_isolation ON ticket_categories
-    USING (tenant_id IS NULL OR centinela_visible(tenant_id))
-    WITH CHECK (centinela_visible(tenant_id));
-
 -- The default set (Spanish, the product's language).
 DO $$
 DECLARE
@@ -63,6 +55,15 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Row-level security once the defaults are in (FORCE applies to the migrating owner too).
+ALTER TABLE ticket_categories ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ticket_categories FORCE ROW LEVEL SECURITY;
+-- Everyone reads the default set; only staff ('*' scope) write it (centinela_visible(NULL) is
+-- true for '*' only).
+CREATE POLICY tenant_isolation ON ticket_categories
+    USING (tenant_id IS NULL OR centinela_visible(tenant_id))
+    WITH CHECK (centinela_visible(tenant_id));
 
 ALTER TABLE tickets ADD COLUMN category_id uuid REFERENCES ticket_categories (id) ON DELETE SET NULL;
 

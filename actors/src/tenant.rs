@@ -21,8 +21,8 @@ use centinela_model::{Scope, Severity, TenantId};
 use centinela_storage::alerts::{self, Alert, AlertFacts};
 use centinela_storage::devices::DeviceIdentity;
 use centinela_storage::tickets::{self, NewTicket, Ticket};
-use centinela_storage::{assignment, tenants};
 use centinela_storage::{StorageError, Store};
+use centinela_storage::{assignment, tenants};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
@@ -397,11 +397,12 @@ async fn resolve_if_untouched(
     tx: &mut centinela_storage::PgConnection,
     ticket: &Ticket,
 ) -> Result<(), StorageError> {
-    let open = !matches!(
-        ticket.status.as_str(),
-        "resolved" | "closed" | "cancelled"
-    );
-    if !open || !tenants::get(tx, ticket.tenant_id).await?.auto_resolve_alert_tickets {
+    let open = !matches!(ticket.status.as_str(), "resolved" | "closed" | "cancelled");
+    if !open
+        || !tenants::get(tx, ticket.tenant_id)
+            .await?
+            .auto_resolve_alert_tickets
+    {
         return Ok(());
     }
     if tickets::touched_by_people(tx, ticket.id).await? {

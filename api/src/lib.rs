@@ -34,9 +34,9 @@
 pub mod agents;
 pub mod alert_export;
 pub mod alerts;
-pub mod csv_export;
 pub mod auth;
 pub mod caller;
+pub mod csv_export;
 pub mod device_logs;
 pub mod device_metrics;
 pub mod devices;
@@ -51,9 +51,9 @@ pub mod scripts;
 pub mod sessions;
 pub mod sites;
 pub mod state;
+pub mod technician_assignments;
 pub mod tenants;
 pub mod thresholds;
-pub mod technician_assignments;
 pub mod ticket_categories;
 pub mod ticket_writes;
 pub mod tickets;
@@ -120,15 +120,39 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .route("/tickets/{id}", web::get().to(tickets::get))
         .route("/tickets", web::post().to(ticket_writes::create))
         .route("/tickets/{id}", web::patch().to(ticket_writes::patch))
-        .route("/tickets/{id}/comments", web::post().to(ticket_writes::comment))
+        .route(
+            "/tickets/{id}/comments",
+            web::post().to(ticket_writes::comment),
+        )
         .route("/ticket-categories", web::get().to(ticket_categories::list))
-        .route("/ticket-categories", web::post().to(ticket_categories::create))
-        .route("/ticket-categories/{id}", web::get().to(ticket_categories::get))
-        .route("/ticket-categories/{id}", web::patch().to(ticket_categories::patch))
-        .route("/ticket-categories/{id}", web::delete().to(ticket_categories::delete))
-        .route("/technician-assignments", web::get().to(technician_assignments::list))
-        .route("/technician-assignments", web::post().to(technician_assignments::create))
-        .route("/technician-assignments/{id}", web::delete().to(technician_assignments::delete))
+        .route(
+            "/ticket-categories",
+            web::post().to(ticket_categories::create),
+        )
+        .route(
+            "/ticket-categories/{id}",
+            web::get().to(ticket_categories::get),
+        )
+        .route(
+            "/ticket-categories/{id}",
+            web::patch().to(ticket_categories::patch),
+        )
+        .route(
+            "/ticket-categories/{id}",
+            web::delete().to(ticket_categories::delete),
+        )
+        .route(
+            "/technician-assignments",
+            web::get().to(technician_assignments::list),
+        )
+        .route(
+            "/technician-assignments",
+            web::post().to(technician_assignments::create),
+        )
+        .route(
+            "/technician-assignments/{id}",
+            web::delete().to(technician_assignments::delete),
+        )
         .route("/agents/certificate", web::post().to(agents::certificate))
         .route("/agents/enroll", web::post().to(agents::enroll))
         .route("/scripts", web::get().to(scripts::list))

@@ -103,7 +103,8 @@ fn emails(list: &[String]) -> Result<Vec<String>, ApiError> {
     }
     list.iter()
         .map(|e| {
-            helpdesk::parse_email(e).map_err(|e| ApiError::field("additional_emails", e.to_string()))
+            helpdesk::parse_email(e)
+                .map_err(|e| ApiError::field("additional_emails", e.to_string()))
         })
         .collect()
 }
@@ -135,7 +136,9 @@ async fn category_for(
     match category.parent_id {
         None => Ok((category.name, category.requires_approval)),
         Some(parent) => {
-            let parent = ticket_categories::get(conn, parent).await.map_err(|_| bad())?;
+            let parent = ticket_categories::get(conn, parent)
+                .await
+                .map_err(|_| bad())?;
             let name = format!("{} / {}", parent.name, category.name);
             Ok((name, category.requires_approval || parent.requires_approval))
         }
@@ -161,7 +164,9 @@ async fn new_ticket(
     let additional_emails = emails(&body.additional_emails)?;
     tenants::get(conn, tenant).await?;
     ensure_tenant_active(conn, caller, tenant).await?;
-    let site = sites::get(conn, body.site_id).await.map_err(|_| ApiError::NotFound)?;
+    let site = sites::get(conn, body.site_id)
+        .await
+        .map_err(|_| ApiError::NotFound)?;
     if site.tenant_id != tenant || !caller.sees_site(Some(site.id)) {
         return Err(ApiError::NotFound);
     }
@@ -279,9 +284,9 @@ fn move_error(error: MoveError) -> ApiError {
             from: from.to_string(),
             to: to.to_string(),
         },
-        MoveError::Forbidden { from, to } => {
-            ApiError::Forbidden(format!("this role cannot move a ticket from '{from}' to '{to}'"))
-        }
+        MoveError::Forbidden { from, to } => ApiError::Forbidden(format!(
+            "this role cannot move a ticket from '{from}' to '{to}'"
+        )),
     }
 }
 

@@ -50,11 +50,13 @@ pub async fn list(
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Category> {
-    sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM ticket_categories WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or(StorageError::NotFound)
+    sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM ticket_categories WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StorageError::NotFound)
 }
 
 pub async fn create(

@@ -134,7 +134,11 @@ pub fn sla_for(priority: &str) -> (Duration, Duration) {
 pub async fn create(conn: &mut PgConnection, t: &NewTicket) -> Result<(Ticket, bool)> {
     let now = Utc::now();
     let (respond, resolve) = sla_for(&t.priority);
-    let status = if t.status.is_empty() { "new" } else { &t.status };
+    let status = if t.status.is_empty() {
+        "new"
+    } else {
+        &t.status
+    };
     let inserted: Option<Ticket> = sqlx::query_as(sqlf!(
         "INSERT INTO tickets (id, tenant_id, site_id, device_id, alert_id, source, subject,
              description, affected_person, affected_person_contact, additional_emails, priority,
