@@ -19,6 +19,9 @@ pub const EXPORT_PAGE: i64 = 500;
 /// One page of rows after a sort key.
 pub type PageFuture<T> = Pin<Box<dyn Future<Output = Result<Vec<T>, ApiError>>>>;
 
+/// A row's CSV line, or `None` to skip it.
+pub type LineFn<T> = Box<dyn Fn(&T) -> Option<String>>;
+
 /// What an export needs: how to read a page after a key, a row's key, and its CSV line
 /// (`None` skips a row the caller may not see).
 pub struct Export<T, K> {
@@ -26,7 +29,7 @@ pub struct Export<T, K> {
     pub header: &'static str,
     pub fetch: Box<dyn Fn(Option<K>) -> PageFuture<T>>,
     pub key: fn(&T) -> K,
-    pub line: Box<dyn Fn(&T) -> Option<String>>,
+    pub line: LineFn<T>,
 }
 
 enum Step<K> {

@@ -373,13 +373,13 @@ pub async fn patch(
     let (mut tx, mut ticket) = lock_visible(&state, &caller, &id).await?;
     let before = ticket.clone();
     let actor = Some(caller.user_id);
-    if let Some(technician) = body.assigned_to {
-        if !assignment::is_assignable(&mut tx, technician).await? {
-            return Err(ApiError::field(
-                "assigned_to",
-                "not an active technician or admin",
-            ));
-        }
+    if let Some(technician) = body.assigned_to
+        && !assignment::is_assignable(&mut tx, technician).await?
+    {
+        return Err(ApiError::field(
+            "assigned_to",
+            "not an active technician or admin",
+        ));
     }
     let mut others = TicketChange {
         priority,
@@ -435,14 +435,14 @@ async fn record_field_events(
         let e = Event::new("category").from(&from).to(&to).by(actor);
         tickets::add(tx, after, &e).await?;
     }
-    if let Some(to) = after.assigned_to.filter(|_| manual_assignment) {
-        if before.assigned_to != Some(to) {
-            let from = before.assigned_to.map(|u| u.to_string());
-            let to = to.to_string();
-            let mut e = Event::new("assigned").to(&to).by(actor);
-            e.from = from.as_deref();
-            tickets::add(tx, after, &e).await?;
-        }
+    if let Some(to) = after.assigned_to.filter(|_| manual_assignment)
+        && before.assigned_to != Some(to)
+    {
+        let from = before.assigned_to.map(|u| u.to_string());
+        let to = to.to_string();
+        let mut e = Event::new("assigned").to(&to).by(actor);
+        e.from = from.as_deref();
+        tickets::add(tx, after, &e).await?;
     }
     Ok(())
 }
