@@ -26,12 +26,4 @@ ALTER TABLE demo_tenant_profiles FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON demo_tenant_profiles
     USING (centinela_visible(tenant_id)) WITH CHECK (centinela_visible(tenant_id));
 
--- Lower case without Spanish (and common Latin) accents, for case- and accent-insensitive
--- search without the unaccent extension (which needs a superuser to create). Accented capitals
--- are folded explicitly: under the C locale lower() changes ASCII letters only.
-CREATE FUNCTION centinela_fold(value text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
-    SELECT translate(lower(value),
-                     'áàâäãéèêëíìîïóòôöõúùûüñçÁÀÂÄÃÉÈÊËÍÌÎÏÓÒÔÖÕÚÙÛÜÑÇ',
-                     'aaaaaeeeeiiiiooooouuuuncaaaaaeeeeiiiiooooouuuunc')
-$$;
+-- Device search folds case and accents with centinela_fold() (migration 20261203000200).

@@ -23,6 +23,7 @@ use centinela_storage::alerts::{self, Alert, AlertFacts};
 use centinela_storage::devices::DeviceIdentity;
 use centinela_storage::tickets::{self, NewTicket, Ticket};
 use centinela_storage::{StorageError, Store};
+use centinela_storage::{assignment, tenants};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -310,6 +311,18 @@ async fn ticket_if_due(
     if !due {
         return Ok((alert, None));
     }
+    // The same alert key firing again while its earlier ticket is open: a comment on that
+    // ticket, not a second ticket.
+    if let Some(open) = tickets::open_for_alert_key(tx, alert.device_id, &alert.key).await? {
+        let note = format!(
+            "La alerta se volvió a disparar (valor {}): {}",
+            alert.value, alert.title
+        );
+        tickets::add_comment(tx, &open, None, &note, false).await?;
+        let alert = alerts::set_ticket(tx, alert.id, open.id).await?;
+        let ticket = tickets::by_id(tx, open.id).await?;
+        return Ok((alert, Some((ticket, "updated"))));
+    }
     let priority = change
         .source
         .ticket_priority()
@@ -329,7 +342,10 @@ async fn ticket_if_due(
         priority,
         ..NewTicket::default()
     };
-    let (ticket, created) = tickets::create(tx, &new).await?;
+    let (mut ticket, created) = tickets::create(tx, &new).await?;
+    if created {
+        ticket = assignment::assign(tx, &ticket).await?;
+    }
     let alert = alerts::set_ticket(tx, alert.id, ticket.id).await?;
     Ok((
         alert,
@@ -358,8 +374,43 @@ async fn note_on_ticket(
         ),
     };
     tickets::add_event(tx, &ticket, kind, None, None, None, Some(&comment)).await?;
+    if kind == "alert_cleared" {
+        resolve_if_untouched(tx, &ticket).await?;
+    }
     let ticket = tickets::by_id(tx, ticket_id).await?;
     Ok(Some((ticket, "updated")))
+}
+
+/// With the tenant's `auto_resolve_alert_tickets` on, resolves an alert's open ticket when the
+/// alert clears, unless a person moved it or commented since it opened (the engine's notes and
+/// the automatic assignment do not count). The one move the engine makes outside the staff
+/// table: straight to `resolved` from any open status.
+async fn resolve_if_untouched(
+    tx: &mut centinela_storage::PgConnection,
+    ticket: &Ticket,
+) -> Result<(), StorageError> {
+    let open = !matches!(ticket.status.as_str(), "resolved" | "closed" | "cancelled");
+    if !open
+        || !tenants::get(tx, ticket.tenant_id)
+            .await?
+            .auto_resolve_alert_tickets
+    {
+        return Ok(());
+    }
+    if tickets::touched_by_people(tx, ticket.id).await? {
+        return Ok(());
+    }
+    let change = tickets::TicketChange {
+        status: Some("resolved".into()),
+        ..tickets::TicketChange::default()
+    };
+    let resolved = tickets::update(tx, ticket.id, &change).await?;
+    let event = tickets::Event::new("status")
+        .from(&ticket.status)
+        .to("resolved")
+        .comment("Resuelto automáticamente: la alerta se normalizó.", false);
+    tickets::add(tx, &resolved, &event).await?;
+    Ok(())
 }
 
 fn severity_word(severity: Severity) -> &'static str {

@@ -27,6 +27,8 @@ pub struct AlertQuery {
     pub device_id: Option<Uuid>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// `json` (default) or `csv` (every matching alert, streamed).
+    pub format: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -144,7 +146,11 @@ pub async fn list(
     query: web::Query<AlertQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let csv = crate::csv_export::wants_csv(query.format.as_deref())?;
     let (filter, limit) = filter(&caller, &query)?;
+    if csv {
+        return crate::alert_export::export(state.get_ref().clone(), caller, filter).await;
+    }
     let mut tx = state.store.begin(caller.scope()).await?;
     let all = alerts::list(&mut tx, &filter).await?;
     let devices = DeviceScope::load(&mut tx, &caller).await?;

@@ -15,11 +15,14 @@
 //!   roles, suspended tenants) applied on top of row-level security.
 //! - Resources, one module each: [`auth`], [`tenants`], [`sites`], [`devices`] (+
 //!   [`device_metrics`], [`device_logs`], [`routers`] for a router's connection settings),
-//!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`], [`agents`] (enrollment,
+//!   [`thresholds`], [`log_rules`], [`alerts`], [`tickets`] (reads) with [`ticket_writes`]
+//!   (create, moves, comments), [`ticket_categories`], [`technician_assignments`], [`agents`] (enrollment,
 //!   certificates), [`scripts`] (remote scripts, approval, signed runs).
 //! - [`users`]: the users API and its role rules; [`requester`]: a requester's sites and devices
 //!   as the API checks them on top of row-level security; [`audit`]: the audit trail (JSON and
 //!   streamed CSV); [`fleet`]: device health counts and the subscription status.
+//! - [`csv_export`]: `?format=csv` of lists, streamed page by page ([`alert_export`] for
+//!   alerts; tickets in [`tickets`]).
 //! - [`page`]: the one list shape (`?limit=&cursor=`, next cursor in `X-Next-Cursor` and `Link`).
 //! - [`routes`]: the one route table — it registers every route and builds the OpenAPI
 //!   document, and answers unknown routes under `/api`, `/ws` and the operations paths with
@@ -37,11 +40,13 @@
 //! `centinela-ingest` or `centinela-engine` (the engine implements [`CertificateSigner`]).
 
 pub mod agents;
+pub mod alert_export;
 pub mod alerts;
 pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod csv_export;
 pub mod device_logs;
 pub mod device_metrics;
 pub mod devices;
@@ -60,8 +65,11 @@ pub mod scripts;
 pub mod sessions;
 pub mod sites;
 pub mod state;
+pub mod technician_assignments;
 pub mod tenants;
 pub mod thresholds;
+pub mod ticket_categories;
+pub mod ticket_writes;
 pub mod tickets;
 pub mod tokens;
 pub mod users;

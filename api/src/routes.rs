@@ -13,7 +13,8 @@
 use crate::error::{ApiError, ErrorBody};
 use crate::{
     agents, alerts, audit, auth, device_logs, device_metrics, devices, fleet, log_rules, meta, noc,
-    ops, page, scripts, sites, tenants, thresholds, tickets, users,
+    ops, page, scripts, sites, technician_assignments, tenants, thresholds, ticket_categories,
+    ticket_writes, tickets, users,
 };
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::cmp::Ordering;
@@ -564,7 +565,48 @@ pub fn endpoints() -> Vec<Endpoint> {
             .list::<centinela_storage::tickets::Ticket>(),
         Endpoint::new(Get, "/api/tickets/{id}", "One ticket (UUID or TKT- number) with its history", tickets::get)
             .path_param::<String>("id", "The ticket's UUID or its number (TKT-000123)")
-            .ok::<centinela_storage::tickets::Ticket>(),
+            .ok::<tickets::TicketDetail>(),
+        Endpoint::new(Post, "/api/tickets", "Open a ticket (portal flow tenant → site → device; category required)", ticket_writes::create)
+            .body::<ticket_writes::CreateTicketBody>()
+            .created::<ticket_writes::CreatedTicket>()
+            .errors(&[403, 404]),
+        Endpoint::new(Patch, "/api/tickets/{id}", "Move, reprioritise, recategorise or assign a ticket (state table in docs/api.md)", ticket_writes::patch)
+            .path_param::<String>("id", "UUID or number (TKT-000123)")
+            .body::<ticket_writes::PatchTicketBody>()
+            .ok::<ticket_writes::ChangedTicket>()
+            .errors(&[403, 409, 422]),
+        Endpoint::new(Post, "/api/tickets/{id}/comments", "Comment on a ticket (internal: staff only)", ticket_writes::comment)
+            .path_param::<String>("id", "UUID or number (TKT-000123)")
+            .body::<ticket_writes::CommentBody>()
+            .created::<ticket_writes::CreatedComment>()
+            .errors(&[403, 422]),
+        Endpoint::new(Get, "/api/ticket-categories", "Ticket categories visible to the caller (MSP-wide and its tenant's)", ticket_categories::list)
+            .query::<ticket_categories::CategoryQuery>()
+            .list::<centinela_storage::ticket_categories::Category>(),
+        Endpoint::new(Post, "/api/ticket-categories", "Create a category (superadmin, admin)", ticket_categories::create)
+            .body::<ticket_categories::CreateCategoryBody>()
+            .created::<ticket_categories::CreatedCategory>()
+            .errors(&[403, 409]),
+        Endpoint::new(Get, "/api/ticket-categories/{id}", "One category", ticket_categories::get)
+            .ok::<centinela_storage::ticket_categories::Category>(),
+        Endpoint::new(Patch, "/api/ticket-categories/{id}", "Rename a category or change whether it needs approval", ticket_categories::patch)
+            .body::<ticket_categories::PatchCategoryBody>()
+            .ok::<centinela_storage::ticket_categories::Category>()
+            .errors(&[403]),
+        Endpoint::new(Delete, "/api/ticket-categories/{id}", "Delete a category", ticket_categories::delete)
+            .answers_raw(204, None, "Deleted")
+            .errors(&[403, 409]),
+        Endpoint::new(Get, "/api/technician-assignments", "A tenant's ordered technician list", technician_assignments::list)
+            .query::<technician_assignments::AssignmentQuery>()
+            .list::<centinela_storage::assignment::TechnicianAssignment>()
+            .errors(&[403]),
+        Endpoint::new(Post, "/api/technician-assignments", "Add a technician to a tenant's list", technician_assignments::create)
+            .body::<technician_assignments::CreateAssignmentBody>()
+            .created::<technician_assignments::CreatedAssignment>()
+            .errors(&[403, 409]),
+        Endpoint::new(Delete, "/api/technician-assignments/{id}", "Remove a technician from a tenant's list", technician_assignments::delete)
+            .answers_raw(204, None, "Deleted")
+            .errors(&[403]),
         // Agents.
         Endpoint::new(Post, "/api/agents/certificate", "Sign an agent's CSR (device token auth)", agents::certificate)
             .auth(DeviceToken)

@@ -55,6 +55,8 @@ pub struct PatchTenantBody {
     pub plan: Option<String>,
     pub status: Option<String>,
     pub assignment_rule: Option<String>,
+    /// Resolve an alert's ticket when the alert clears, if nobody moved or commented on it.
+    pub auto_resolve_alert_tickets: Option<bool>,
     #[serde(flatten)]
     pub profile: ProfileBody,
 }
@@ -283,13 +285,16 @@ pub async fn patch(
         plan: body.plan.clone(),
         status: body.status.clone(),
         assignment_rule: validate_rule(body.assignment_rule.as_deref())?,
+        auto_resolve_alert_tickets: body.auto_resolve_alert_tickets,
         ..profile_change(&body.profile)?
     };
     let mut tx = state.store.begin(caller.scope()).await?;
     let tenant = tenants::change(&mut tx, id, &change).await?;
     let details = json!({
         "name": change.name, "plan": change.plan, "status": change.status,
-        "assignment_rule": change.assignment_rule, "legal_name": change.legal_name,
+        "assignment_rule": change.assignment_rule,
+        "auto_resolve_alert_tickets": change.auto_resolve_alert_tickets,
+        "legal_name": change.legal_name,
         "rfc": change.rfc, "email": change.email, "phone": change.phone,
         "allowed_emails": change.allowed_emails, "address": change.address, "zip": change.zip,
         "state": change.state, "city": change.city, "lat": change.lat, "lon": change.lon,

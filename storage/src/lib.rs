@@ -9,7 +9,8 @@
 //! that forgets a `WHERE tenant_id` still cannot see another tenant's rows.
 //!
 //! Modules: [`tenants`], [`sites`], [`users`], [`devices`], [`thresholds`], [`alerts`],
-//! [`tickets`], [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
+//! [`tickets`] (with comments), [`ticket_categories`], [`assignment`] (who takes a new
+//! ticket, technician lists), [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
 //! [`logs`], [`dead_letters`] (what cannot be stored, with its reason, and the batch splitting
 //! that finds it), [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
 //! the caller), [`log_rules`] (per-tenant log heuristics settings), [`scripts`] (remote
@@ -26,6 +27,7 @@ macro_rules! sqlf {
 }
 
 pub mod alerts;
+pub mod assignment;
 pub mod audit;
 pub mod dead_letters;
 pub mod demo;
@@ -43,6 +45,7 @@ pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod thresholds;
+pub mod ticket_categories;
 pub mod tickets;
 pub mod timescale;
 pub mod users;

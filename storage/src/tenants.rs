@@ -28,10 +28,12 @@ pub struct Tenant {
     pub lon: Option<f64>,
     /// `round_robin` or `least_load`: how the tenant's tickets are assigned.
     pub assignment_rule: String,
+    /// Resolve an alert's ticket when the alert clears, if nobody moved or commented on it.
+    pub auto_resolve_alert_tickets: bool,
 }
 
 const COLUMNS: &str = "id, name, plan, status, created_at, legal_name, rfc, email, phone, \
-    allowed_emails, address, zip, state, city, lat, lon, assignment_rule";
+    allowed_emails, address, zip, state, city, lat, lon, assignment_rule, auto_resolve_alert_tickets";
 
 /// A change of a tenant's profile and settings; `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +53,7 @@ pub struct TenantChange {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub assignment_rule: Option<String>,
+    pub auto_resolve_alert_tickets: Option<bool>,
 }
 
 /// Applies a change to the profile and settings.
@@ -62,7 +65,8 @@ pub async fn change(conn: &mut PgConnection, id: Uuid, c: &TenantChange) -> Resu
                 allowed_emails = coalesce($9, allowed_emails), address = coalesce($10, address),
                 zip = coalesce($11, zip), state = coalesce($12, state), city = coalesce($13, city),
                 lat = coalesce($14, lat), lon = coalesce($15, lon),
-                assignment_rule = coalesce($16, assignment_rule)
+                assignment_rule = coalesce($16, assignment_rule),
+                auto_resolve_alert_tickets = coalesce($17, auto_resolve_alert_tickets)
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -81,6 +85,7 @@ pub async fn change(conn: &mut PgConnection, id: Uuid, c: &TenantChange) -> Resu
     .bind(c.lat)
     .bind(c.lon)
     .bind(&c.assignment_rule)
+    .bind(c.auto_resolve_alert_tickets)
     .fetch_optional(conn)
     .await
     .map_err(StorageError::classify)?
@@ -150,5 +155,21 @@ pub async fn update(
     .fetch_optional(conn)
     .await
     .map_err(StorageError::classify)?
+    .ok_or(StorageError::NotFound)
+}
+
+/// Sets the tenant's alert-ticket auto-resolve setting.
+pub async fn set_auto_resolve_alert_tickets(
+    conn: &mut PgConnection,
+    id: Uuid,
+    on: bool,
+) -> Result<Tenant> {
+    sqlx::query_as(sqlf!(
+        "UPDATE tenants SET auto_resolve_alert_tickets = $2 WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(on)
+    .fetch_optional(conn)
+    .await?
     .ok_or(StorageError::NotFound)
 }

@@ -15,4 +15,5 @@ mod sessions;
 mod tenancy;
 mod tenant_profile;
 mod thresholds_alerts;
+mod tickets;
 mod users;
