@@ -16,6 +16,12 @@ pub struct NocEvent {
     pub tenant_id: TenantId,
     /// For `metrics` events: only sessions subscribed to this device get it.
     pub device_id: Option<Uuid>,
+    /// The site the event is about, when it has one (tickets): a requester's session gets
+    /// events of its own sites.
+    pub site_id: Option<Uuid>,
+    /// The user who opened the object (a ticket's `created_by`): a requester always gets
+    /// events about its own tickets.
+    pub owner_id: Option<Uuid>,
     pub subscription_only: bool,
     pub json: Arc<str>,
 }

@@ -113,6 +113,14 @@ impl NocMessage {
         NocEvent {
             tenant_id,
             device_id: self.device_id(),
+            site_id: match self {
+                NocMessage::Ticket { ticket, .. } => ticket.site_id,
+                _ => None,
+            },
+            owner_id: match self {
+                NocMessage::Ticket { ticket, .. } => ticket.created_by,
+                _ => None,
+            },
             subscription_only: matches!(self, NocMessage::Metrics { .. }),
             json: self.to_json().into(),
         }

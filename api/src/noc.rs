@@ -366,11 +366,25 @@ impl Actor for NocSession {
     }
 }
 
+impl NocSession {
+    /// Whether a requester may see an event by its site or its author (a ticket on one of its
+    /// sites, or one it opened), whatever device it names.
+    fn own_site_or_ticket(&self, event: &NocEvent) -> bool {
+        let Some(caller) = &self.caller else {
+            return false;
+        };
+        event
+            .site_id
+            .is_some_and(|site| caller.site_ids.contains(&site))
+            || event.owner_id == Some(caller.user_id)
+    }
+}
+
 impl Handler<NocEvent> for NocSession {
     type Result = ();
 
     fn handle(&mut self, event: NocEvent, ctx: &mut Self::Context) {
-        if !self.devices.sees_event(event.device_id) {
+        if !self.devices.sees_event(event.device_id) && !self.own_site_or_ticket(&event) {
             return;
         }
         ctx.text(&*event.json);

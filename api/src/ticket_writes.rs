@@ -232,6 +232,8 @@ pub fn publish(state: &ApiState, ticket: &Ticket, event: &str) {
     state.runtime.hub().do_send(NocEvent {
         tenant_id: TenantId(ticket.tenant_id),
         device_id: ticket.device_id,
+        site_id: ticket.site_id,
+        owner_id: ticket.created_by,
         subscription_only: false,
         json: json.into(),
     });

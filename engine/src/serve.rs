@@ -155,8 +155,10 @@ pub async fn run_with(settings: Settings, mut extras: Extras) -> Result<(), Fail
         let app_files = app_files.clone();
         let mut app = actix_web::App::new()
             .app_data(actix_web::web::Data::new(api_state.clone()))
-            .configure(centinela_api::configure)
-            .configure(move |cfg| agent_ws::configure(cfg, ws_state));
+            // `/ws/agent` before the API: the API's `/ws` scope answers every other `/ws/...`
+            // path with its JSON 404, and actix matches in registration order.
+            .configure(move |cfg| agent_ws::configure(cfg, ws_state))
+            .configure(centinela_api::configure);
         if let Some(demo) = &demo {
             app = app.app_data(demo.clone());
         }

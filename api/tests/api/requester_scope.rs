@@ -136,6 +136,8 @@ fn event(tenant: Uuid, device: Option<Uuid>, tag: &str, subscription_only: bool)
     NocEvent {
         tenant_id: TenantId(tenant),
         device_id: device,
+        site_id: None,
+        owner_id: None,
         subscription_only,
         json: json!({"type": "alert", "event": "opened", "tag": tag})
             .to_string()

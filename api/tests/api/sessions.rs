@@ -213,6 +213,8 @@ async fn logout_closes_the_sessions_noc_sockets_and_all_ends_every_session() {
     state.runtime.hub().do_send(centinela_actors::NocEvent {
         tenant_id: centinela_model::TenantId(uuid::Uuid::new_v4()),
         device_id: None,
+        site_id: None,
+        owner_id: None,
         subscription_only: false,
         json: json!({"type": "alert", "event": "opened", "alert": {}})
             .to_string()
