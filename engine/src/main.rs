@@ -107,8 +107,13 @@ fn main() -> ExitCode {
 fn print_openapi() -> ExitCode {
     match serde_json::to_string_pretty(&centinela_api::routes::openapi()) {
         Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
+            use std::io::Write;
+            // A reader that stops early (`centinela openapi | head`) is not an error to report.
+            match writeln!(std::io::stdout().lock(), "{text}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => exit_with(Failure::Runtime(e.into())),
+            }
         }
         Err(e) => exit_with(Failure::Runtime(e.into())),
     }
