@@ -20,5 +20,6 @@ export async function logout(): Promise<void> {
 export async function meta(): Promise<Meta> {
   const { data, response } = await http.GET("/api/meta");
   if (!response.ok || !data) return { demo: false, accounts: [] };
-  return data;
+  // The server sends `accounts` only in demo mode.
+  return { ...data, accounts: data.accounts ?? [] };
 }

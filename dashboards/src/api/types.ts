@@ -172,6 +172,7 @@ export interface NewTicket {
 
 export interface Meta {
   demo: boolean;
+  /** Absent outside demo mode; `meta()` makes it an empty list. */
   accounts: { email: string; password: string; role: Role; label?: string }[];
 }
 
