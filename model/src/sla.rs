@@ -15,6 +15,8 @@
 //! Friday 18:50 with a 30-minute response target is due Monday 09:20 (10 minutes on Friday,
 //! 20 on Monday).
 
+pub mod clock;
+
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
