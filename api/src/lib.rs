@@ -64,6 +64,8 @@ pub mod routes;
 pub mod scripts;
 pub mod sessions;
 pub mod sites;
+pub mod sla_metrics;
+pub mod sla_policies;
 pub mod state;
 pub mod technician_assignments;
 pub mod tenants;

@@ -13,8 +13,8 @@
 use crate::error::{ApiError, ErrorBody};
 use crate::{
     agents, alerts, audit, auth, device_logs, device_metrics, devices, fleet, log_rules, meta, noc,
-    ops, page, scripts, sites, technician_assignments, tenants, thresholds, ticket_categories,
-    ticket_writes, tickets, users,
+    ops, page, scripts, sites, sla_metrics, sla_policies, technician_assignments, tenants,
+    thresholds, ticket_categories, ticket_writes, tickets, users,
 };
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::cmp::Ordering;
@@ -596,6 +596,28 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Delete, "/api/ticket-categories/{id}", "Delete a category", ticket_categories::delete)
             .answers_raw(204, None, "Deleted")
             .errors(&[403, 409]),
+        Endpoint::new(Get, "/api/sla-policies", "SLA policies: the MSP-wide default and the tenants' own (newest versions, or every version)", sla_policies::list)
+            .query::<sla_policies::PolicyQuery>()
+            .list::<centinela_storage::sla::Policy>()
+            .errors(&[403]),
+        Endpoint::new(Post, "/api/sla-policies", "A tenant's first SLA policy (superadmin, admin)", sla_policies::create)
+            .body::<sla_policies::CreatePolicyBody>()
+            .created::<centinela_storage::sla::Policy>()
+            .errors(&[403, 409]),
+        Endpoint::new(Get, "/api/sla-policies/{id}", "One SLA policy version", sla_policies::get)
+            .ok::<centinela_storage::sla::Policy>()
+            .errors(&[403]),
+        Endpoint::new(Patch, "/api/sla-policies/{id}", "A new version of an SLA policy (superadmin, admin); tickets keep the version they run under", sla_policies::patch)
+            .body::<sla_policies::PatchPolicyBody>()
+            .ok::<centinela_storage::sla::Policy>()
+            .errors(&[403]),
+        Endpoint::new(Post, "/api/sla-policies/{id}/apply", "Move the open tickets of the policy's line to its newest version (superadmin, admin; audited)", sla_policies::apply)
+            .ok::<sla_policies::Applied>()
+            .errors(&[403]),
+        Endpoint::new(Get, "/api/sla/metrics", "The helpdesk's SLA numbers over tickets created in [from, to), grouped (format=csv for one line per group)", sla_metrics::metrics)
+            .query::<sla_metrics::MetricsQuery>()
+            .ok::<sla_metrics::SlaMetrics>()
+            .errors(&[403]),
         Endpoint::new(Get, "/api/technician-assignments", "A tenant's ordered technician list", technician_assignments::list)
             .query::<technician_assignments::AssignmentQuery>()
             .list::<centinela_storage::assignment::TechnicianAssignment>()

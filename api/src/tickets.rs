@@ -101,7 +101,8 @@ pub async fn list(
     }
     filter.after = page.after;
     let mut tx = state.store.begin(caller.scope()).await?;
-    let all = tickets::list(&mut tx, &filter).await?;
+    let mut all = tickets::list(&mut tx, &filter).await?;
+    centinela_storage::sla::annotate(&mut tx, &mut all, chrono::Utc::now()).await?;
     commit(tx).await?;
     Ok(page::respond(
         &req,
@@ -211,8 +212,11 @@ pub async fn detail(
     let staff = caller.is_staff();
     let comments = tickets::comments(conn, ticket.id, staff).await?;
     let history = tickets::history(conn, ticket.id, staff).await?;
+    let mut ticket = ticket.clone();
+    centinela_storage::sla::annotate(conn, std::slice::from_mut(&mut ticket), chrono::Utc::now())
+        .await?;
     Ok(TicketDetail {
-        ticket: ticket.clone(),
+        ticket,
         comments,
         history,
     })

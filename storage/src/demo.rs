@@ -162,17 +162,14 @@ pub async fn place_ticket(
     created_by: Option<Uuid>,
 ) -> Result<()> {
     let status = path.last().copied().unwrap_or("new");
-    let (respond, resolve) = crate::tickets::sla_for(&ticket.priority);
     sqlx::query(
         "UPDATE tickets SET created_at = $2, updated_at = now(), status = $3, assigned_to = $4,
-             response_due_at = $5, resolution_due_at = $6, created_by = $7 WHERE id = $1",
+             created_by = $5 WHERE id = $1",
     )
     .bind(ticket.id)
     .bind(created_at)
     .bind(status)
     .bind(assigned_to)
-    .bind(created_at + respond)
-    .bind(created_at + resolve)
     .bind(created_by)
     .execute(&mut *conn)
     .await?;
@@ -205,7 +202,7 @@ pub async fn place_ticket(
         .await?;
         from = to;
     }
-    Ok(())
+    crate::sla::store_due(conn, ticket.id).await
 }
 
 /// Gives every listed agent a fresh token (the old ones stop working) and returns them: the

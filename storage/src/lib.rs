@@ -41,6 +41,7 @@ pub mod routers;
 pub mod scripts;
 pub mod sessions;
 pub mod sites;
+pub mod sla;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;

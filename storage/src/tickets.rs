@@ -35,6 +35,21 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
     /// Who opened it (NULL for alert tickets).
     pub created_by: Option<Uuid>,
+    /// The SLA policy version it runs under.
+    pub sla_policy_id: Option<Uuid>,
+    /// Business minutes left on the response clock (negative once over); filled for answers.
+    #[sqlx(skip)]
+    pub response_remaining_min: Option<i64>,
+    /// Business minutes left on the resolution clock (negative once over).
+    #[sqlx(skip)]
+    pub resolution_remaining_min: Option<i64>,
+    /// A clock is paused now (waiting on the customer, or a maintenance window): due dates are
+    /// null until it runs again.
+    #[sqlx(skip)]
+    pub sla_paused: bool,
+    /// The version of the SLA policy it runs under.
+    #[sqlx(skip)]
+    pub sla_policy_version: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -112,28 +127,31 @@ pub fn list_key(t: &Ticket) -> TicketKey {
 const COLUMNS: &str = "id, number, tenant_id, site_id, device_id, alert_id, source, subject, \
     description, affected_person, affected_person_contact, additional_emails, priority, category, \
     category_id, status, assigned_to, response_due_at, resolution_due_at, created_at, updated_at, \
-    created_by";
+    created_by, sla_policy_id";
 
 /// Statuses in which a ticket is still open (counts toward a technician's load, takes alert
 /// re-fire comments).
 pub const OPEN_STATUSES: &str = "('new', 'pending_approval', 'assigned', 'in_progress', \
     'waiting_customer', 'reopened')";
 
-/// Response and resolution times by priority (defaults until SLA policies per tenant exist).
-pub fn sla_for(priority: &str) -> (Duration, Duration) {
-    match priority {
-        "critical" => (Duration::hours(1), Duration::hours(4)),
-        "high" => (Duration::hours(4), Duration::hours(24)),
-        "medium" => (Duration::hours(8), Duration::hours(72)),
-        _ => (Duration::hours(24), Duration::hours(120)),
-    }
-}
-
 /// Creates a ticket. With an `alert_id` that already has a ticket, returns the existing one and
 /// `false` (exactly one ticket per alert, even across restarts).
 pub async fn create(conn: &mut PgConnection, t: &NewTicket) -> Result<(Ticket, bool)> {
     let now = Utc::now();
-    let (respond, resolve) = sla_for(&t.priority);
+    // Due dates in the business time of the tenant's current SLA policy version.
+    let policy = crate::sla::current(conn, t.tenant_id).await?;
+    let target = policy.targets.0.of(&t.priority);
+    let (respond, resolve) = match policy.calendar() {
+        Ok(calendar) => (
+            calendar.add_business(now, Duration::minutes(i64::from(target.response_min)), &[]),
+            calendar.add_business(
+                now,
+                Duration::minutes(i64::from(target.resolution_min)),
+                &[],
+            ),
+        ),
+        Err(_) => (None, None),
+    };
     let status = if t.status.is_empty() {
         "new"
     } else {
@@ -143,9 +161,9 @@ pub async fn create(conn: &mut PgConnection, t: &NewTicket) -> Result<(Ticket, b
         "INSERT INTO tickets (id, tenant_id, site_id, device_id, alert_id, source, subject,
              description, affected_person, affected_person_contact, additional_emails, priority,
              category, response_due_at, resolution_due_at, created_at, updated_at, category_id,
-             status, created_by)
+             status, created_by, sla_policy_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17,
-             $18, $19)
+             $18, $19, $20)
          ON CONFLICT (alert_id) WHERE alert_id IS NOT NULL DO NOTHING
          RETURNING {COLUMNS}"
     ))
@@ -162,12 +180,13 @@ pub async fn create(conn: &mut PgConnection, t: &NewTicket) -> Result<(Ticket, b
     .bind(&t.additional_emails)
     .bind(&t.priority)
     .bind(&t.category)
-    .bind(now + respond)
-    .bind(now + resolve)
+    .bind(respond)
+    .bind(resolve)
     .bind(now)
     .bind(t.category_id)
     .bind(status)
     .bind(t.created_by)
+    .bind(policy.id)
     .fetch_optional(&mut *conn)
     .await
     .map_err(StorageError::classify)?;
@@ -245,8 +264,12 @@ pub async fn add(conn: &mut PgConnection, ticket: &Ticket, e: &Event<'_>) -> Res
     .await?;
     sqlx::query("UPDATE tickets SET updated_at = now() WHERE id = $1")
         .bind(ticket.id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    // What the SLA clocks read changed: their due dates move with it.
+    if matches!(e.kind, "status" | "priority" | "comment") {
+        crate::sla::store_due(conn, ticket.id).await?;
+    }
     Ok(())
 }
 
@@ -388,6 +411,29 @@ pub async fn update(conn: &mut PgConnection, id: Uuid, c: &TicketChange) -> Resu
     .await
     .map_err(StorageError::classify)?
     .ok_or(StorageError::NotFound)
+}
+
+/// Tickets created in `[from, to)` (of one tenant, or every one the scope sees), cancelled
+/// ones left out, oldest first; at most `limit` (the SLA numbers read them in one go).
+pub async fn created_between(
+    conn: &mut PgConnection,
+    tenant: Option<Uuid>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Ticket>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM tickets
+         WHERE ($1::uuid IS NULL OR tenant_id = $1) AND created_at >= $2 AND created_at < $3
+           AND status <> 'cancelled'
+         ORDER BY created_at, id LIMIT $4"
+    ))
+    .bind(tenant)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// `%`, `_` and `\` taken literally in a `LIKE` pattern.

@@ -12,6 +12,7 @@ mod ops;
 mod requester_scope;
 mod routers;
 mod sessions;
+mod sla;
 mod tenancy;
 mod tenant_profile;
 mod thresholds_alerts;

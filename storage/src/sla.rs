@@ -1,0 +1,345 @@
+//! SLA policies (versioned, per tenant over an MSP-wide default) and what the clocks read of a
+//! ticket's history. The clocks themselves are pure: `centinela_model::sla::clock`.
+
+use crate::{Result, StorageError};
+use centinela_model::TicketStatus;
+use centinela_model::sla::clock::{self, Clocks, Fact, History, Targets};
+use centinela_model::sla::{Calendar, CalendarError, CalendarSpec, HolidaySpec, IntervalSpec};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// One version of a policy.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Policy {
+    pub id: Uuid,
+    /// `null`: the MSP-wide default.
+    pub tenant_id: Option<Uuid>,
+    pub version: i32,
+    pub timezone: String,
+    #[schema(value_type = BTreeMap<String, Vec<Vec<String>>>)]
+    pub hours: Json<BTreeMap<String, Vec<IntervalSpec>>>,
+    #[schema(value_type = Vec<Object>)]
+    pub holidays: Json<Vec<HolidaySpec>>,
+    #[schema(value_type = Targets)]
+    pub targets: Json<Targets>,
+    pub reminder_min: i32,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Policy {
+    pub fn spec(&self) -> CalendarSpec {
+        CalendarSpec {
+            timezone: self.timezone.clone(),
+            hours: self.hours.0.clone(),
+            holidays: self.holidays.0.clone(),
+        }
+    }
+
+    /// The policy's calendar (validated when it was written).
+    pub fn calendar(&self) -> std::result::Result<Calendar, CalendarError> {
+        Calendar::from_spec(&self.spec())
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, version, timezone, hours, holidays, targets, reminder_min, \
+    created_by, created_at";
+
+/// What a new version holds.
+#[derive(Debug, Clone)]
+pub struct NewPolicy {
+    pub tenant_id: Option<Uuid>,
+    pub spec: CalendarSpec,
+    pub targets: Targets,
+    pub reminder_min: i32,
+    pub created_by: Option<Uuid>,
+}
+
+/// The newest version that governs `tenant`: its own, else the default's.
+pub async fn current(conn: &mut PgConnection, tenant: Uuid) -> Result<Policy> {
+    sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM sla_policies WHERE tenant_id = $1 OR tenant_id IS NULL
+         ORDER BY tenant_id NULLS LAST, version DESC LIMIT 1"
+    ))
+    .bind(tenant)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StorageError::NotFound)
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Policy> {
+    sqlx::query_as(sqlf!("SELECT {COLUMNS} FROM sla_policies WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
+/// Several versions by id (for a page of tickets).
+pub async fn many(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Policy>> {
+    let rows: Vec<Policy> = sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM sla_policies WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+}
+
+/// The newest version of each policy visible to the scope (the default's and each tenant's),
+/// or only `tenant`'s and the default's; with `all_versions`, every version, newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    tenant: Option<Uuid>,
+    all_versions: bool,
+) -> Result<Vec<Policy>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM sla_policies p
+         WHERE ($1::uuid IS NULL OR tenant_id IS NULL OR tenant_id = $1)
+           AND ($2 OR version = (SELECT max(version) FROM sla_policies q
+                                 WHERE q.tenant_id IS NOT DISTINCT FROM p.tenant_id))
+         ORDER BY tenant_id NULLS FIRST, version DESC
+         LIMIT 1000"
+    ))
+    .bind(tenant)
+    .bind(all_versions)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Stores the next version of the tenant's (or the default's) policy. Versions of one tenant
+/// are serialised by a transaction-level advisory lock on the tenant.
+pub async fn insert(conn: &mut PgConnection, new: &NewPolicy) -> Result<Policy> {
+    let key = new.tenant_id.unwrap_or(Uuid::nil());
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('sla:' || $1::text, 0))")
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_as(sqlf!(
+        "INSERT INTO sla_policies (id, tenant_id, version, timezone, hours, holidays, targets,
+             reminder_min, created_by)
+         VALUES ($1, $2,
+             1 + coalesce((SELECT max(version) FROM sla_policies
+                           WHERE tenant_id IS NOT DISTINCT FROM $2), 0),
+             $3, $4, $5, $6, $7, $8)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(new.tenant_id)
+    .bind(&new.spec.timezone)
+    .bind(Json(&new.spec.hours))
+    .bind(Json(&new.spec.holidays))
+    .bind(Json(&new.targets))
+    .bind(new.reminder_min)
+    .bind(new.created_by)
+    .fetch_one(conn)
+    .await
+    .map_err(StorageError::classify)
+}
+
+/// Whether the tenant has a policy of its own.
+pub async fn tenant_has_own(conn: &mut PgConnection, tenant: Uuid) -> Result<bool> {
+    let row: (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM sla_policies WHERE tenant_id = $1)")
+            .bind(tenant)
+            .fetch_one(conn)
+            .await?;
+    Ok(row.0)
+}
+
+/// Moves the open tickets governed by `policy`'s line (its tenant's; for the default, every
+/// tenant without a policy of its own) to `policy`. Returns the tickets moved.
+pub async fn apply(conn: &mut PgConnection, policy: &Policy) -> Result<Vec<Uuid>> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(sqlf!(
+        "UPDATE tickets t SET sla_policy_id = $1, updated_at = now()
+         WHERE t.status IN {OPEN} AND t.sla_policy_id IS DISTINCT FROM $1
+           AND (($2::uuid IS NOT NULL AND t.tenant_id = $2)
+                OR ($2::uuid IS NULL AND NOT EXISTS (
+                    SELECT 1 FROM sla_policies p WHERE p.tenant_id = t.tenant_id)))
+         RETURNING t.id",
+        OPEN = crate::tickets::OPEN_STATUSES
+    ))
+    .bind(policy.id)
+    .bind(policy.tenant_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// What the clocks read of one ticket's history.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub facts: Vec<Fact>,
+    /// The status before the first move, and the priority before the first change (the ticket
+    /// row holds only the current ones).
+    pub first_status: Option<String>,
+    pub first_priority: Option<String>,
+}
+
+/// The clocks' view of tickets' histories: status moves, priority changes and public staff
+/// comments, by ticket.
+pub async fn facts(conn: &mut PgConnection, tickets: &[Uuid]) -> Result<HashMap<Uuid, Recorded>> {
+    type Row = (
+        Uuid,
+        DateTime<Utc>,
+        String,
+        Option<String>,
+        Option<String>,
+        bool,
+        bool,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT ticket_id, at, kind, from_value, to_value, internal, by_staff FROM ticket_events
+         WHERE ticket_id = ANY($1) AND kind IN ('status', 'priority', 'comment')
+         ORDER BY ticket_id, at, id",
+    )
+    .bind(tickets)
+    .fetch_all(conn)
+    .await?;
+    let mut out: HashMap<Uuid, Recorded> = HashMap::new();
+    for (ticket, at, kind, from, to, internal, by_staff) in rows {
+        let entry = out.entry(ticket).or_default();
+        let fact = match (kind.as_str(), to) {
+            ("status", Some(to)) => {
+                if entry.first_status.is_none() {
+                    entry.first_status = from;
+                }
+                match to.parse::<TicketStatus>() {
+                    Ok(to) => Fact::Status { at, to },
+                    Err(_) => continue,
+                }
+            }
+            ("priority", Some(to)) => {
+                if entry.first_priority.is_none() {
+                    entry.first_priority = from;
+                }
+                Fact::Priority { at, to }
+            }
+            ("comment", _) if by_staff && !internal => Fact::StaffReply { at },
+            _ => continue,
+        };
+        entry.facts.push(fact);
+    }
+    Ok(out)
+}
+
+/// A ticket's history for the clocks.
+pub fn history(ticket: &crate::tickets::Ticket, recorded: Recorded) -> History {
+    let status = recorded
+        .first_status
+        .as_deref()
+        .unwrap_or(&ticket.status)
+        .parse()
+        .unwrap_or(TicketStatus::New);
+    History {
+        created_at: ticket.created_at,
+        status,
+        priority: recorded
+            .first_priority
+            .unwrap_or_else(|| ticket.priority.clone()),
+        facts: recorded.facts,
+    }
+}
+
+/// Both clocks of each ticket at `now`, with the policy version each runs under. Tickets whose
+/// policy is not visible or invalid are left out.
+pub async fn clocks_of(
+    conn: &mut PgConnection,
+    tickets: &[crate::tickets::Ticket],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, (Clocks, i32)>> {
+    if tickets.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut ids: Vec<Uuid> = tickets.iter().filter_map(|t| t.sla_policy_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let policies = many(conn, &ids).await?;
+    let mut calendars: HashMap<Uuid, Calendar> = HashMap::new();
+    for (id, policy) in &policies {
+        if let Ok(calendar) = policy.calendar() {
+            calendars.insert(*id, calendar);
+        }
+    }
+    let ticket_ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
+    let mut recorded = facts(conn, &ticket_ids).await?;
+    let mut out = HashMap::with_capacity(tickets.len());
+    for ticket in tickets {
+        let Some(policy_id) = ticket.sla_policy_id else {
+            continue;
+        };
+        let (Some(policy), Some(calendar)) = (policies.get(&policy_id), calendars.get(&policy_id))
+        else {
+            continue;
+        };
+        let history = history(ticket, recorded.remove(&ticket.id).unwrap_or_default());
+        let c = clock::clocks(calendar, &policy.targets.0, &history, &[], now);
+        out.insert(ticket.id, (c, policy.version));
+    }
+    Ok(out)
+}
+
+/// Fills the SLA fields of tickets for an answer: due dates (null while paused), minutes left
+/// (negative once over), whether paused, and the policy version.
+pub async fn annotate(
+    conn: &mut PgConnection,
+    tickets: &mut [crate::tickets::Ticket],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let clocks = clocks_of(conn, tickets, now).await?;
+    for ticket in tickets.iter_mut() {
+        if let Some((c, version)) = clocks.get(&ticket.id) {
+            ticket.response_due_at = c.response.due_at;
+            ticket.resolution_due_at = c.resolution.due_at;
+            ticket.response_remaining_min = Some(c.response.remaining_min());
+            ticket.resolution_remaining_min = Some(c.resolution.remaining_min());
+            ticket.sla_paused = c.response.paused || c.resolution.paused;
+            ticket.sla_policy_version = Some(*version);
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes a ticket's stored due dates from its history (after a move, a priority change or
+/// a comment), so that lists sort and count overdue tickets by them.
+pub async fn store_due(conn: &mut PgConnection, ticket: Uuid) -> Result<()> {
+    let row = crate::tickets::by_id(conn, ticket).await?;
+    let clocks = clocks_of(conn, std::slice::from_ref(&row), Utc::now()).await?;
+    let Some((c, _)) = clocks.get(&ticket) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE tickets SET response_due_at = $2, resolution_due_at = $3 WHERE id = $1")
+        .bind(ticket)
+        .bind(c.response.due_at)
+        .bind(c.resolution.due_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// mk-monitor's `tiempo_promedio_resolucion_severa_min`: the mean wall-clock minutes from
+/// opening to the first move to `resolved` of critical alerts opened since `since`.
+pub async fn critical_alert_resolution_mean_min(
+    conn: &mut PgConnection,
+    tenant: Option<Uuid>,
+    since: DateTime<Utc>,
+) -> Result<Option<f64>> {
+    let row: (Option<f64>,) = sqlx::query_as(
+        "SELECT avg(extract(epoch FROM r.first_resolved - a.opened_at) / 60.0)::float8
+         FROM alerts a
+         JOIN LATERAL (SELECT min(e.at) AS first_resolved FROM alert_events e
+                       WHERE e.alert_id = a.id AND e.kind = 'status' AND e.to_value = 'resolved') r
+           ON r.first_resolved IS NOT NULL
+         WHERE a.severity = 'critical' AND a.opened_at >= $2
+           AND ($1::uuid IS NULL OR a.tenant_id = $1)",
+    )
+    .bind(tenant)
+    .bind(since)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.0)
+}
