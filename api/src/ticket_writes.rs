@@ -18,7 +18,7 @@ use centinela_model::helpdesk::{self, MoveError, Mover};
 use centinela_model::{Role, Scope, TenantId, TicketPriority, TicketStatus};
 use centinela_storage::tickets::{self, Event, NewTicket, Ticket, TicketChange};
 use centinela_storage::{
-    PgConnection, assignment, audit, devices, sites, tenants, ticket_categories, users,
+    PgConnection, assignment, audit, devices, sites, sla, tenants, ticket_categories, users,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -43,7 +43,7 @@ pub struct CreateTicketBody {
     pub subject: String,
     pub description: String,
     pub affected_person: String,
-    /// Filled from the caller's e-mail when absent.
+    /// Filled from the caller's e-mail, and phone when it has one, when absent.
     pub affected_person_contact: Option<String>,
     #[serde(default)]
     pub additional_emails: Vec<String>,
@@ -164,6 +164,15 @@ async fn category_for(
     }
 }
 
+/// How to reach the caller about its ticket (seed 000: filled from `users.email` or
+/// `users.phone`): the e-mail, and the phone after it when the user has one.
+fn contact_of(user: &users::User) -> String {
+    match user.phone.as_deref().map(str::trim) {
+        Some(phone) if !phone.is_empty() => format!("{} · {phone}", user.email),
+        _ => user.email.clone(),
+    }
+}
+
 /// Checks the portal flow in the caller's scope: tenant, its site (a requester's own), the
 /// device on that site, the category; fills the contact. Returns the ticket to insert.
 async fn new_ticket(
@@ -200,7 +209,7 @@ async fn new_ticket(
     let (category, needs_approval) = category_for(conn, tenant, body.category_id).await?;
     let contact = match body.affected_person_contact.as_deref().map(str::trim) {
         Some(c) if !c.is_empty() => text("affected_person_contact", c, MAX_PERSON)?,
-        _ => users::get(conn, caller.user_id).await?.email,
+        _ => contact_of(&users::get(conn, caller.user_id).await?),
     };
     Ok(NewTicket {
         tenant_id: tenant,
@@ -256,6 +265,12 @@ pub async fn create(
     let details = json!({"number": ticket.number, "status": ticket.status,
         "category": ticket.category, "priority": ticket.priority});
     record(&mut tx, &caller, &ticket, "ticket.create", details).await?;
+    sla::annotate(
+        &mut tx,
+        std::slice::from_mut(&mut ticket),
+        chrono::Utc::now(),
+    )
+    .await?;
     commit(tx).await?;
     state.runtime.telemetry().tickets_created.inc();
     publish(&state, &ticket, "created");
@@ -516,7 +531,13 @@ pub async fn comment(
     let details = json!({"comment_id": comment.id, "internal": body.internal,
         "status": ticket.status});
     record(&mut tx, &caller, &ticket, "ticket.comment", details).await?;
-    let ticket = tickets::by_id(&mut tx, ticket.id).await?;
+    let mut ticket = tickets::by_id(&mut tx, ticket.id).await?;
+    sla::annotate(
+        &mut tx,
+        std::slice::from_mut(&mut ticket),
+        chrono::Utc::now(),
+    )
+    .await?;
     commit(tx).await?;
     if !body.internal {
         publish(&state, &ticket, "updated");

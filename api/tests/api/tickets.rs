@@ -324,6 +324,38 @@ async fn the_portal_flow_the_state_machine_and_approvals_per_role() {
     assert!(audit::count(&mut tx, "ticket.assign").await.unwrap() >= 2);
     assert_eq!(audit::count(&mut tx, "ticket.update").await.unwrap(), 9);
     assert_eq!(audit::count(&mut tx, "ticket.comment").await.unwrap(), 2);
+    tx.commit().await.unwrap();
+
+    // With a phone on file, the contact carries it after the e-mail (seed 000: filled from
+    // `users.email` or `users.phone`); a contact given in the body wins.
+    sql(
+        &state.store,
+        "UPDATE users SET phone = '+52 (999) 123-4567' WHERE id = $1",
+        &[req_id],
+    )
+    .await;
+    let body = ticket_body(site, &hardware, "Monitor parpadea en farmacia");
+    let (status, created) = call!(
+        app,
+        &sol,
+        TestRequest::post().uri("/api/tickets").set_json(&body)
+    );
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["ticket"]["affected_person_contact"],
+        "sol@clinica.mx · +52 (999) 123-4567"
+    );
+    let mut body = ticket_body(site, &hardware, "Monitor parpadea en farmacia (2)");
+    body["affected_person_contact"] = json!("ext. 214, Begoña");
+    let (_, created) = call!(
+        app,
+        &sol,
+        TestRequest::post().uri("/api/tickets").set_json(&body)
+    );
+    assert_eq!(
+        created["ticket"]["affected_person_contact"],
+        "ext. 214, Begoña"
+    );
 }
 
 #[actix_web::test]
