@@ -51,6 +51,14 @@ struct Place {
     threshold: Uuid,
     script: Uuid,
     run: Uuid,
+    /// A requester of the place's site (not the caller).
+    user: Uuid,
+    /// A category of the place's tenant (no approval needed).
+    category: Uuid,
+    /// An entry of the tenant's technician list.
+    assignment: Uuid,
+    /// The tenant's own SLA policy.
+    policy: Uuid,
 }
 
 /// An object made anew for each cell (the call changes or deletes it).
@@ -60,6 +68,18 @@ enum Fresh {
     Device,
     Alert,
     Script,
+    /// A `new` ticket on the place's site, created by nobody in particular.
+    Ticket,
+    /// A requester of the place's site.
+    Requester,
+    /// A category of the place's tenant.
+    Category,
+    /// A technician (not yet on any tenant's list).
+    Technician,
+    /// A technician-list entry of the place's tenant.
+    Assignment,
+    /// A tenant without an SLA policy of its own.
+    Tenant,
 }
 
 struct Row {
@@ -310,6 +330,107 @@ fn rows() -> Vec<Row> {
             .query(|_| "limit=1000".into())
             .lists(|p| p.ticket),
         row(Get, "/api/tickets/{id}", READ_SITE).id(|p, _| uid(p.ticket)),
+        // Portal flow: a requester files on its own site only.
+        row(
+            Post,
+            "/api/tickets",
+            [
+                [201, 201, 201],
+                [201, 201, 201],
+                [201, 201, 201],
+                [201, 201, 404],
+                [201, 404, 404],
+            ],
+        )
+        .body(|p, _, _| {
+            Some(json!({"tenant_id": p.tenant, "site_id": p.site, "subject": "Sin señal en la cámara de recepción",
+                "description": "La cámara del acceso norte no transmite desde las 9:00.",
+                "affected_person": "Begoña Núñez", "priority": "high", "category_id": p.category}))
+        }),
+        // Priority is a staff field: tenant roles are refused before the ticket is even read.
+        row(Patch, "/api/tickets/{id}", staff(200))
+            .fresh(Fresh::Ticket)
+            .id(|_, f| f["id"].as_str().unwrap().to_owned())
+            .body(|_, _, _| Some(json!({"priority": "critical"}))),
+        // Cancelling a `new` ticket: staff, its tenant's client_admin, and only the requester
+        // who filed it (this one was filed by someone else: 403 on the requester's own site).
+        row(
+            Patch,
+            "/api/tickets/{id}",
+            [
+                [200, 200, 200],
+                [200, 200, 200],
+                [200, 200, 200],
+                [200, 200, 404],
+                [403, 404, 404],
+            ],
+        )
+        .fresh(Fresh::Ticket)
+        .id(|_, f| f["id"].as_str().unwrap().to_owned())
+        .body(|_, _, _| Some(json!({"status": "cancelled", "comment": "Duplicado del reporte de ayer"}))),
+        row(Post, "/api/tickets/{id}/comments", READ_SITE.map(|r| r.map(|c| if c == 200 { 201 } else { c })))
+            .id(|p, _| uid(p.ticket))
+            .body(|_, _, _| Some(json!({"body": "¿Ya probaron reiniciar el equipo? Saludos, Íñigo"}))),
+        // Internal comments are staff-only, refused before the ticket is read.
+        row(Post, "/api/tickets/{id}/comments", staff(201))
+            .id(|p, _| uid(p.ticket))
+            .body(|_, _, _| Some(json!({"body": "Nota interna: el cliente debe dos facturas.", "internal": true}))),
+        // Ticket categories: everyone reads the MSP-wide set and its tenant's; admins write.
+        row(Get, "/api/ticket-categories", LIST_TENANT)
+            .query(|p| format!("tenant_id={}&limit=1000", p.tenant))
+            .lists(|p| p.category),
+        row(Post, "/api/ticket-categories", msp_admin(201)).body(|p, _, _| {
+            Some(json!({"tenant_id": p.tenant, "name": format!("Telefonía Ñ {}", Uuid::new_v4())}))
+        }),
+        row(Get, "/api/ticket-categories/{id}", READ_TENANT).id(|p, _| uid(p.category)),
+        row(Patch, "/api/ticket-categories/{id}", msp_admin(200))
+            .fresh(Fresh::Category)
+            .id(|_, f| f["id"].as_str().unwrap().to_owned())
+            .body(|_, _, _| Some(json!({"name": format!("Redes y módems {}", Uuid::new_v4()), "requires_approval": true}))),
+        row(Delete, "/api/ticket-categories/{id}", msp_admin(204))
+            .fresh(Fresh::Category)
+            .id(|_, f| f["id"].as_str().unwrap().to_owned()),
+        // A tenant's technician list: staff and its client_admin read, admins write.
+        row(Get, "/api/technician-assignments", requester(LIST_TENANT, [403; 3]))
+            .query(|p| format!("tenant_id={}&limit=1000", p.tenant))
+            .lists(|p| p.assignment),
+        row(Post, "/api/technician-assignments", msp_admin(201))
+            .fresh(Fresh::Technician)
+            .body(|p, f, _| Some(json!({"tenant_id": p.tenant, "technician_id": f["id"], "position": 3}))),
+        row(Delete, "/api/technician-assignments/{id}", msp_admin(204))
+            .fresh(Fresh::Assignment)
+            .id(|_, f| f["id"].as_str().unwrap().to_owned()),
+        // SLA policies: staff and the tenant's client_admin read, admins write; requesters
+        // never see them.
+        row(Get, "/api/sla-policies", requester(ALL_200, [403; 3])).query(|p| format!("tenant_id={}", p.tenant)),
+        row(Post, "/api/sla-policies", msp_admin(201))
+            .fresh(Fresh::Tenant)
+            .body(|_, f, _| Some(json!({"tenant_id": f["id"], "hours": {"1": [["08:00", "14:00"]], "6": [["09:00", "13:00"]]}}))),
+        row(Get, "/api/sla-policies/{id}", requester(READ_TENANT, [403; 3])).id(|p, _| uid(p.policy)),
+        row(Patch, "/api/sla-policies/{id}", msp_admin(200))
+            .id(|p, _| uid(p.policy))
+            .body(|_, _, _| Some(json!({"reminder_min": 30}))),
+        row(Post, "/api/sla-policies/{id}/apply", msp_admin(200)).id(|p, _| uid(p.policy)),
+        // The SLA numbers: a tenant's roles only for their tenant; requesters never.
+        row(Get, "/api/sla/metrics", requester(READ_TENANT, [403; 3])).query(|p| format!("tenant_id={}", p.tenant)),
+        // Users, targeting a requester of the place's site. Staff read every user; a
+        // client_admin its tenant's tenant users; a requester only itself.
+        row(Get, "/api/users", requester(LIST_SITE, [HIDDEN; 3]))
+            .query(|_| "limit=1000".into())
+            .lists(|p| p.user),
+        row(Get, "/api/users/{id}", requester(READ_SITE, [404; 3])).id(|p, _| uid(p.user)),
+        // Requesters are managed by staff (technicians included) and their tenant's client_admin.
+        row(Post, "/api/users", requester(write_tenant(201), [403; 3])).body(|p, _, _| {
+            Some(json!({"email": format!("ñandu.{}@cliente.test", Uuid::new_v4()), "name": "Ñandú Güemes",
+                "role": "requester", "tenant_id": p.tenant, "site_ids": [p.site], "password": PASSWORD}))
+        }),
+        row(Patch, "/api/users/{id}", requester(write_tenant(200), [404; 3]))
+            .fresh(Fresh::Requester)
+            .id(|_, f| f["id"].as_str().unwrap().to_owned())
+            .body(|_, _, _| Some(json!({"name": "Íñigo Peña", "phone": "+52 (998) 765-4321"}))),
+        row(Delete, "/api/users/{id}", requester(write_tenant(204), [404; 3]))
+            .fresh(Fresh::Requester)
+            .id(|_, f| f["id"].as_str().unwrap().to_owned()),
         // Scripts: MSP staff manage them; tenant-scoped scripts are visible in their tenant.
         row(Get, "/api/scripts", LIST_TENANT)
             .query(|p| format!("tenant_id={}&limit=1000", p.tenant))
@@ -360,30 +481,6 @@ const NOT_ROLE_BASED: &[&str] = &[
     "POST /api/agents/certificate",
     "POST /api/agents/enroll",
     "GET /ws/noc",
-    // The users API's rules depend on the target user's role as well as the caller's (a
-    // technician edits requesters only, only a superadmin touches superadmins, ...): its own
-    // role table is `users::each_role_manages_only_the_users_it_may`.
-    "GET /api/users",
-    "POST /api/users",
-    "GET /api/users/{id}",
-    "PATCH /api/users/{id}",
-    "DELETE /api/users/{id}",
-    // Ticket writes, categories and technician lists: their role rules depend on the ticket's
-    // status and author and the category's owner; their per-role tables are in
-    // `tickets::the_portal_flow_the_state_machine_and_approvals_per_role`,
-    // `tickets::internal_comments_never_reach_tenant_roles` and
-    // `tickets::assignment_spreads_fifty_concurrent_creations_as_each_rule_says`.
-    "POST /api/tickets",
-    "PATCH /api/tickets/{id}",
-    "POST /api/tickets/{id}/comments",
-    "GET /api/ticket-categories",
-    "POST /api/ticket-categories",
-    "GET /api/ticket-categories/{id}",
-    "PATCH /api/ticket-categories/{id}",
-    "DELETE /api/ticket-categories/{id}",
-    "GET /api/technician-assignments",
-    "POST /api/technician-assignments",
-    "DELETE /api/technician-assignments/{id}",
 ];
 
 /// Cells known to answer wrongly today, each with the area that owns the fix. A known cell
@@ -437,6 +534,33 @@ impl World {
         created["device"].clone()
     }
 
+    async fn new_requester(&self, place: &Place) -> Value {
+        let body = json!({"email": format!("peer.{}@matriz.test", Uuid::new_v4()), "name": "Begoña Ibáñez",
+            "role": "requester", "tenant_id": place.tenant, "site_ids": [place.site], "password": PASSWORD});
+        self.setup(Method::Post, "/api/users", body, 201).await["user"].clone()
+    }
+
+    async fn new_technician(&self) -> Value {
+        let body = json!({"email": format!("tecnico.{}@matriz.test", Uuid::new_v4()), "name": "Técnico Muñoz",
+            "role": "technician", "password": PASSWORD});
+        self.setup(Method::Post, "/api/users", body, 201).await["user"].clone()
+    }
+
+    async fn new_category(&self, tenant: Uuid) -> Value {
+        let body = json!({"tenant_id": tenant, "name": format!("Impresión {}", Uuid::new_v4())});
+        self.setup(Method::Post, "/api/ticket-categories", body, 201)
+            .await["category"]
+            .clone()
+    }
+
+    async fn new_assignment(&self, tenant: Uuid) -> Value {
+        let technician = self.new_technician().await;
+        let body = json!({"tenant_id": tenant, "technician_id": technician["id"]});
+        self.setup(Method::Post, "/api/technician-assignments", body, 201)
+            .await["assignment"]
+            .clone()
+    }
+
     async fn new_script(&self, tenant: Option<Uuid>) -> Value {
         let body = json!({"tenant_id": tenant, "name": format!("Diagnóstico {}", Uuid::new_v4()), "interpreter": "sh", "body": "uptime"});
         self.setup(Method::Post, "/api/scripts", body, 201).await
@@ -465,6 +589,19 @@ impl World {
                 json!({"id": alert(store, place.tenant, device).await})
             }
             Fresh::Script => self.new_script(Some(place.tenant)).await,
+            Fresh::Ticket => {
+                let device = place.device;
+                json!({"id": ticket(store, place.tenant, place.site, device).await})
+            }
+            Fresh::Requester => self.new_requester(place).await,
+            Fresh::Category => self.new_category(place.tenant).await,
+            Fresh::Technician => self.new_technician().await,
+            Fresh::Assignment => self.new_assignment(place.tenant).await,
+            Fresh::Tenant => {
+                let body =
+                    json!({"name": format!("Cliente Ñandú {}", Uuid::new_v4()), "plan": "pro"});
+                self.setup(Method::Post, "/api/tenants", body, 201).await
+            }
         }
     }
 }
@@ -538,6 +675,10 @@ async fn world() -> (World, centinela_storage::Store) {
         threshold: Uuid::nil(),
         script: Uuid::nil(),
         run: Uuid::nil(),
+        user: Uuid::nil(),
+        category: Uuid::nil(),
+        assignment: Uuid::nil(),
+        policy: Uuid::nil(),
     };
     let mut world = World {
         addr,
@@ -605,6 +746,8 @@ async fn world() -> (World, centinela_storage::Store) {
         p.alert = alert(&store, place.tenant, device).await;
         p.ticket = ticket;
         p.run = run["run"]["id"].as_str().unwrap().parse().unwrap();
+        let user = world.new_requester(&place).await;
+        world.places[i].user = user["id"].as_str().unwrap().parse().unwrap();
     }
     for i in [0, 2] {
         let place = world.places[i].clone();
@@ -623,10 +766,26 @@ async fn world() -> (World, centinela_storage::Store) {
             .unwrap();
         world.places[i].threshold = threshold;
         world.places[i].script = script;
+        let category = world.new_category(place.tenant).await;
+        world.places[i].category = category["id"].as_str().unwrap().parse().unwrap();
+        let assignment = world.new_assignment(place.tenant).await;
+        world.places[i].assignment = assignment["id"].as_str().unwrap().parse().unwrap();
+        let policy = world
+            .setup(
+                Method::Post,
+                "/api/sla-policies",
+                json!({"tenant_id": place.tenant}),
+                201,
+            )
+            .await;
+        world.places[i].policy = policy["id"].as_str().unwrap().parse().unwrap();
     }
     // The other site shares its tenant's tenant-wide objects.
     world.places[1].threshold = world.places[0].threshold;
     world.places[1].script = world.places[0].script;
+    world.places[1].category = world.places[0].category;
+    world.places[1].assignment = world.places[0].assignment;
+    world.places[1].policy = world.places[0].policy;
     (world, store)
 }
 
