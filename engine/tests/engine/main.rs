@@ -2,6 +2,7 @@
 //! WebSocket and MQTT/TLS clients over loopback.
 
 mod agents;
+mod alert_tickets;
 mod backpressure;
 mod demo;
 mod durability;
