@@ -228,6 +228,7 @@ pub async fn measure(
         .map(|_| Histogram::new_with_bounds(1, 60_000_000, 3))
         .collect::<Result<_, _>>()
         .context("histogram")?;
+    let category = ticket_category(&http, base, token, tenant).await?;
     let mut errors = [0u64; 4];
     let began = Instant::now();
     let mut n = 0u64;
@@ -239,7 +240,7 @@ pub async fn measure(
                     "subject": format!("Sin acceso a la impresora {n}"),
                     "description": "La impresora de recepción no imprime; ¿tóner?",
                     "affected_person": "Begoña Ibáñez",
-                    "priority": "medium",
+                    "priority": "medium", "category_id": category,
                 })),
                 Op::TicketList => http.get(format!("{base}/api/tickets")),
                 Op::DeviceList => http.get(format!("{base}/api/devices?tenant_id={tenant}")),
@@ -282,4 +283,26 @@ pub async fn measure(
         ops,
         secs: began.elapsed().as_secs_f64(),
     })
+}
+
+/// A category that needs no approval, for the tickets the phase creates (a portal or API ticket
+/// must have one; the migration's MSP-wide default set has several).
+async fn ticket_category(http: &Client, base: &str, token: &str, tenant: Uuid) -> Result<Uuid> {
+    let res = http
+        .get(format!(
+            "{base}/api/ticket-categories?tenant_id={tenant}&limit=200"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .context("GET /api/ticket-categories")?;
+    if !res.status().is_success() {
+        bail!("GET /api/ticket-categories answered {}", res.status());
+    }
+    let list: Vec<Value> = res.json().await.context("category list")?;
+    list.iter()
+        .find(|c| c["requires_approval"] == false && c["parent_id"].is_null())
+        .and_then(|c| c["id"].as_str())
+        .and_then(|id| id.parse().ok())
+        .context("no ticket category without approval: the default set is missing")
 }
