@@ -5,7 +5,7 @@
 // a 30-day chart at 1-hour buckets (p95 of 20 loads); an MQTT breach shown on the open page
 // (median of 5). Prints one JSON line with every figure and the targets. Settings:
 // BENCH_DEVICES (2000), BENCH_ALERT_DEVICES (500), BENCH_SECONDS (60).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -62,6 +62,22 @@ async function countAll(api, path) {
     cursor = headers.get("x-next-cursor") ?? "";
   } while (cursor);
   return n;
+}
+
+/**
+ * Thirty days of 5-minute CPU and memory history for one device (what `centinela demo` seeds),
+ * written straight into PostgreSQL so the 30-day chart has a month to draw.
+ */
+function seedHistory(device, days) {
+  const sql = `SELECT set_config('centinela.scope', '*', false);
+    INSERT INTO metrics (ts, tenant_id, device_id, name, value)
+    SELECT ts, '${device.tenant_id}', '${device.id}', m.name,
+           CASE m.name WHEN 'cpu.usage_pct' THEN 35 + 25 * sin(extract(epoch FROM ts) / 43200) + random() * 10
+                       ELSE 55 + 10 * cos(extract(epoch FROM ts) / 86400) + random() * 5 END
+    FROM generate_series(now() - interval '${days} days', now() - interval '1 hour', interval '5 minutes') AS ts,
+         (VALUES ('cpu.usage_pct'), ('mem.used_pct')) AS m(name);`;
+  execFileSync("psql", [db, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], { stdio: "pipe" });
+  log(`seeded ${days} days of history for ${device.name}`);
 }
 
 // Page instrumentation, installed before the app loads.
@@ -158,6 +174,7 @@ try {
   // 30-day chart at 1-hour buckets: click "30d" on a simulated device's page, until drawn.
   const { body: devices } = await api.req("GET", `/api/devices?limit=2`, undefined, 200);
   const target = devices.find((d) => d.id !== probe.device.id) ?? devices[0];
+  seedHistory(target, 30);
   await page.goto(`${app.url}/#/dispositivos/${target.id}`);
   await page.locator(".chart canvas").first().waitFor({ timeout: 10_000 });
   const charts = [];

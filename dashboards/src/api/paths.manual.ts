@@ -18,6 +18,7 @@ import type {
   Tenant,
   Ticket,
   TicketComment,
+  TicketPriority,
   TicketStatus,
   User,
 } from "./types";
@@ -69,9 +70,13 @@ export interface ManualPaths {
   }>;
   "/api/tickets/{id}": Path<{
     get: Get<Ticket, never, Id>;
-    patch: Send<{ status?: TicketStatus; comment?: string }, Ok<Ticket>, Id>;
+    patch: Send<
+      { status?: TicketStatus; priority?: TicketPriority; assigned_to?: string; comment?: string },
+      Ok<{ ticket: Ticket }>,
+      Id
+    >;
   }>;
   "/api/tickets/{id}/comments": Path<{
-    post: Send<{ body: string; internal?: boolean }, Created<TicketComment>, Id>;
+    post: Send<{ body: string; internal?: boolean }, Created<{ comment: TicketComment; ticket: Ticket }>, Id>;
   }>;
 }

@@ -501,6 +501,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sla-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** SLA policies: the MSP-wide default and the tenants' own (newest versions, or every version) */
+        get: operations["get_api_sla_policies"];
+        put?: never;
+        /** A tenant's first SLA policy (superadmin, admin) */
+        post: operations["post_api_sla_policies"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sla-policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One SLA policy version */
+        get: operations["get_api_sla_policies_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** A new version of an SLA policy (superadmin, admin); tickets keep the version they run under */
+        patch: operations["patch_api_sla_policies_id"];
+        trace?: never;
+    };
+    "/api/sla-policies/{id}/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move the open tickets of the policy's line to its newest version (superadmin, admin; audited) */
+        post: operations["post_api_sla_policies_id_apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sla/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The helpdesk's SLA numbers over tickets created in [from, to), grouped (format=csv for one line per group) */
+        get: operations["get_api_sla_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/subscription/status": {
         parameters: {
             query?: never;
@@ -886,6 +956,12 @@ export interface components {
             /** Format: double */
             value?: number | null;
         };
+        /** @description The answer of `POST /api/sla-policies/{id}/apply`. */
+        Applied: {
+            policy: components["schemas"]["Policy"];
+            /** @description Open tickets moved to this version. */
+            tickets_moved: number;
+        };
         /** @description `POST /api/scripts/{id}/approve` body: the `updated_at` of the version the admin reviewed. */
         ApproveBody: {
             /** Format: date-time */
@@ -933,6 +1009,30 @@ export interface components {
         ChangedTicket: {
             ticket: components["schemas"]["TicketDetail"];
         };
+        /** @description One clock's numbers over a group. */
+        ClockNumbers: {
+            /** Format: int64 */
+            breached: number;
+            /**
+             * Format: int64
+             * @description Decided clocks: stopped, or running past their due time.
+             */
+            decided: number;
+            /**
+             * Format: double
+             * @description Business minutes used by the clocks that stopped.
+             */
+            mean_min?: number | null;
+            /** Format: double */
+            median_min?: number | null;
+            /** Format: int64 */
+            met: number;
+            /**
+             * Format: double
+             * @description `met / decided` as a percentage (null when nothing is decided).
+             */
+            met_pct?: number | null;
+        };
         Comment: {
             /**
              * Format: uuid
@@ -971,11 +1071,28 @@ export interface components {
             /** Format: uuid */
             tenant_id?: string | null;
         };
+        /**
+         * @description `POST /api/sla-policies` body: a tenant's first policy (or a new version of the default with
+         *     no `tenant_id`). Fields left out take the defaults (Monday–Friday 09:00–19:00 in Mexico City,
+         *     seed 000's targets, reminders every 60 business minutes).
+         */
+        CreatePolicyBody: {
+            holidays?: Record<string, never>[] | null;
+            hours?: {
+                [key: string]: string[][];
+            } | null;
+            /** Format: int32 */
+            reminder_min?: number | null;
+            targets?: components["schemas"]["Targets"] | null;
+            /** Format: uuid */
+            tenant_id?: string | null;
+            timezone?: string | null;
+        };
         /** @description `POST /api/tickets` body. */
         CreateTicketBody: {
             additional_emails?: string[];
             affected_person: string;
-            /** @description Filled from the caller's e-mail when absent. */
+            /** @description Filled from the caller's e-mail, and phone when it has one, when absent. */
             affected_person_contact?: string | null;
             /** Format: uuid */
             category_id: string;
@@ -1118,6 +1235,20 @@ export interface components {
             to?: string | null;
             /** @description On a 402: always `true`. */
             upsell?: boolean | null;
+        };
+        /** @description A group's numbers. */
+        GroupNumbers: {
+            /**
+             * Format: int64
+             * @description Breaches escalated to the admins (one per breached clock).
+             */
+            escalations: number;
+            /** @description The priority word, technician id (`unassigned` for none) or tenant id. */
+            key: string;
+            resolution: components["schemas"]["ClockNumbers"];
+            response: components["schemas"]["ClockNumbers"];
+            /** Format: int64 */
+            tickets: number;
         };
         /** @description `GET /healthz` answer. */
         Health: {
@@ -1278,6 +1409,17 @@ export interface components {
             name?: string | null;
             routeros?: components["schemas"]["PatchRouterBody"] | null;
         };
+        /** @description `PATCH /api/sla-policies/{id}` body: the fields to change in a new version. */
+        PatchPolicyBody: {
+            holidays?: Record<string, never>[] | null;
+            hours?: {
+                [key: string]: string[][];
+            } | null;
+            /** Format: int32 */
+            reminder_min?: number | null;
+            targets?: components["schemas"]["Targets"] | null;
+            timezone?: string | null;
+        };
         /**
          * @description `routeros` of `PATCH /api/devices/{id}`: absent fields keep their value; a new username
          *     and password come together, and any of `host`, `port`, `tls`, `verify_tls` needs both.
@@ -1351,6 +1493,30 @@ export interface components {
         };
         /** @description Raw points, or buckets when `bucket` was given. */
         Points: components["schemas"]["Point"][] | components["schemas"]["Bucket"][];
+        /** @description One version of a policy. */
+        Policy: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            created_by?: string | null;
+            holidays: Record<string, never>[];
+            hours: {
+                [key: string]: string[][];
+            };
+            /** Format: uuid */
+            id: string;
+            /** Format: int32 */
+            reminder_min: number;
+            targets: components["schemas"]["Targets"];
+            /**
+             * Format: uuid
+             * @description `null`: the MSP-wide default.
+             */
+            tenant_id?: string | null;
+            timezone: string;
+            /** Format: int32 */
+            version: number;
+        };
         /** @description The tenant profile fields, in both bodies; absent fields keep their value. */
         ProfileBody: {
             address?: string | null;
@@ -1491,6 +1657,27 @@ export interface components {
             tenant_id: string;
             zip?: string | null;
         };
+        /** @description The answer. */
+        SlaMetrics: {
+            /** Format: int64 */
+            escalations: number;
+            /** Format: date-time */
+            from: string;
+            group_by: string;
+            groups: components["schemas"]["GroupNumbers"][];
+            resolution: components["schemas"]["ClockNumbers"];
+            response: components["schemas"]["ClockNumbers"];
+            /** Format: int64 */
+            tickets: number;
+            /**
+             * Format: double
+             * @description Mean wall-clock minutes from opening to the first `resolved` of the critical alerts
+             *     opened this month (Mexico City time), as mk-monitor reports it.
+             */
+            tiempo_promedio_resolucion_severa_min?: number | null;
+            /** Format: date-time */
+            to: string;
+        };
         /** @description `PATCH /api/alerts/{id}/status` body. */
         StatusBody: {
             comment?: string | null;
@@ -1510,6 +1697,23 @@ export interface components {
             status: string;
             /** Format: uuid */
             tenant_id: string;
+        };
+        /** @description Response and resolution targets of one priority, in business minutes. */
+        Target: {
+            /** Format: int32 */
+            resolution_min: number;
+            /** Format: int32 */
+            response_min: number;
+        };
+        /**
+         * @description Targets per priority (seed 000's defaults: critical 30 min / 4 h, high 1 h / 8 h, medium
+         *     2 h / 16 h, low 4 h / 24 h).
+         */
+        Targets: {
+            critical: components["schemas"]["Target"];
+            high: components["schemas"]["Target"];
+            low: components["schemas"]["Target"];
+            medium: components["schemas"]["Target"];
         };
         TechnicianAssignment: {
             /** Format: date-time */
@@ -1619,10 +1823,35 @@ export interface components {
             priority: string;
             /** Format: date-time */
             resolution_due_at?: string | null;
+            /**
+             * Format: int64
+             * @description Business minutes left on the resolution clock (negative once over).
+             */
+            resolution_remaining_min?: number | null;
             /** Format: date-time */
             response_due_at?: string | null;
+            /**
+             * Format: int64
+             * @description Business minutes left on the response clock (negative once over); filled for answers.
+             */
+            response_remaining_min?: number | null;
             /** Format: uuid */
             site_id?: string | null;
+            /**
+             * @description A clock is paused now (waiting on the customer, or a maintenance window): due dates are
+             *     null until it runs again.
+             */
+            sla_paused: boolean;
+            /**
+             * Format: uuid
+             * @description The SLA policy version it runs under.
+             */
+            sla_policy_id?: string | null;
+            /**
+             * Format: int32
+             * @description The version of the SLA policy it runs under.
+             */
+            sla_policy_version?: number | null;
             source: string;
             status: string;
             subject: string;
@@ -3634,6 +3863,354 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_sla_policies: {
+        parameters: {
+            query?: {
+                tenant_id?: string;
+                /** @description Every version, newest first (default: only the newest of each policy). */
+                all_versions?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list */
+            200: {
+                headers: {
+                    Link?: string;
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"][];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_sla_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePolicyBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A duplicate or a concurrent change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_sla_policies_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_api_sla_policies_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchPolicyBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_sla_policies_id_apply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_sla_metrics: {
+        parameters: {
+            query?: {
+                tenant_id?: string;
+                /** @description Start (RFC 3339 or epoch ms); default 30 days before `to`. */
+                from?: string;
+                /** @description End, exclusive; default now. */
+                to?: string;
+                /** @description `priority` (default), `technician` or `tenant`. */
+                group_by?: string;
+                /** @description `json` (default) or `csv`. */
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlaMetrics"];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -139,14 +139,29 @@ export interface Ticket {
   description: string;
   priority: TicketPriority;
   category: string | null;
+  category_id?: Uuid | null;
   status: TicketStatus;
   assigned_to: Uuid | null;
+  created_by?: Uuid | null;
+  affected_person?: string;
+  affected_person_contact?: string;
   response_due_at: string | null;
   resolution_due_at: string | null;
   created_at: string;
   updated_at?: string;
   comments?: TicketComment[];
-  history?: { ts?: string; at?: string; from?: string | null; to?: string; by?: Uuid | null }[];
+  history?: TicketEvent[];
+}
+
+/** One entry of a ticket's append-only history (internal ones only reach staff). */
+export interface TicketEvent {
+  at: string;
+  actor_id?: Uuid | null;
+  kind: string;
+  from_value?: string | null;
+  to_value?: string | null;
+  comment?: string | null;
+  internal: boolean;
 }
 
 export interface TicketComment {
@@ -167,7 +182,8 @@ export interface NewTicket {
   priority: TicketPriority;
   affected_person: string;
   affected_person_contact?: string;
-  category_id?: Uuid;
+  additional_emails?: string[];
+  category_id: Uuid;
 }
 
 export interface Meta {

@@ -21,7 +21,8 @@ const writable = () => ownTenant.value?.status !== "suspended";
 export const canActOnAlerts = (u: User | null) => !!u && u.role !== "requester" && writable();
 export const canAddDevice = (u: User | null) =>
   !!u && (u.role === "superadmin" || u.role === "admin" || u.role === "client_admin") && writable();
-export const canMoveTickets = (u: User | null) => !!u && u.role !== "requester" && writable();
+/** Whether the caller may write at all (false for users of a suspended tenant). */
+export const canWrite = () => writable();
 
 /** The caller's own tenant (tenant roles), to show the suspended banner and use its zone. */
 export const ownTenant = computed(() => {

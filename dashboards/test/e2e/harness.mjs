@@ -56,11 +56,11 @@ export function createUser(db, { email, name, role, tenant, password }) {
   });
 }
 
-/** Starts `centinela serve`; resolves once it prints its HTTP address. */
-export async function startEngine(db, extra = {}) {
+/** Starts `centinela serve` (or `demo`); resolves once it prints its HTTP address. */
+export async function startEngine(db, extra = {}, command = "serve") {
   const mqttPort = await freePort();
   const data = mkdtempSync(join(tmpdir(), "centinela-e2e-"));
-  const child = spawn(engineBinary(), ["serve"], {
+  const child = spawn(engineBinary(), [command], {
     env: {
       ...process.env,
       DATABASE_URL: db,
@@ -78,7 +78,7 @@ export async function startEngine(db, extra = {}) {
   let log = "";
   child.stderr.on("data", (d) => (log += d));
   const url = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`engine did not start in 60 s:\n${log}`)), 60_000);
+    const timer = setTimeout(() => fail(new Error(`engine did not start in 90 s:\n${log}`)), 90_000);
     let out = "";
     child.stdout.on("data", (d) => {
       out += d;

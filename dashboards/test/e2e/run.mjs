@@ -4,5 +4,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", join(here, "dashboard.test.mjs")], { stdio: "inherit" });
+const files = ["dashboard.test.mjs", "demo.test.mjs"].map((f) => join(here, f));
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);

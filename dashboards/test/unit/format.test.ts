@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { appendPoint, chartSeries, interfacesOf } from "../../src/features/devices/series";
-import { TICKET_MOVES } from "../../src/features/tickets/moves";
+import { categoryOptions, splitEmails } from "../../src/features/tickets/categories";
+import { TICKET_MOVES, movesFor } from "../../src/features/tickets/moves";
 import { formatAgo, formatAxis, formatDateTime, formatMetric, formatNumber, plural } from "../../src/i18n/format";
 
 describe("es-MX formatters", () => {
@@ -62,8 +63,43 @@ describe("device series helpers", () => {
 
 describe("ticket moves", () => {
   it("follow the contract's state machine", () => {
-    expect(TICKET_MOVES.new).toContain("assigned");
+    expect(TICKET_MOVES.new).toEqual(["assigned", "in_progress", "pending_approval", "cancelled"]);
+    expect(TICKET_MOVES.pending_approval).toEqual(["assigned", "cancelled"]);
+    expect(TICKET_MOVES.assigned).toEqual(["in_progress", "cancelled"]);
     expect(TICKET_MOVES.resolved).toEqual(["closed", "reopened"]);
     expect(TICKET_MOVES.closed).toEqual([]);
+    expect(TICKET_MOVES.cancelled).toEqual([]);
+  });
+
+  it("offer each role only the moves it may make", () => {
+    expect(movesFor("in_progress", "technician", false)).toEqual(["waiting_customer", "resolved"]);
+    expect(movesFor("pending_approval", "client_admin", false)).toEqual(["assigned", "cancelled"]);
+    expect(movesFor("new", "client_admin", false)).toEqual(["cancelled"]);
+    expect(movesFor("in_progress", "client_admin", false)).toEqual([]);
+    expect(movesFor("new", "requester", true)).toEqual(["cancelled"]);
+    expect(movesFor("new", "requester", false)).toEqual([]);
+    expect(movesFor("pending_approval", "requester", true)).toEqual([]);
+  });
+});
+
+describe("ticket form helpers", () => {
+  it("lists categories parent first, subcategories as Padre / Hija, approval inherited", () => {
+    const rows = [
+      { id: "2", name: "Software", parent_id: null, requires_approval: false },
+      { id: "3", name: "Licencias", parent_id: "2", requires_approval: false },
+      { id: "1", name: "Accesos", parent_id: null, requires_approval: true },
+      { id: "4", name: "Alta de usuario", parent_id: "1", requires_approval: false },
+    ];
+    expect(categoryOptions(rows)).toEqual([
+      { id: "1", label: "Accesos", approval: true },
+      { id: "4", label: "Accesos / Alta de usuario", approval: true },
+      { id: "2", label: "Software", approval: false },
+      { id: "3", label: "Software / Licencias", approval: false },
+    ]);
+  });
+
+  it("splits additional e-mails on commas, semicolons and spaces", () => {
+    expect(splitEmails(" jefa@clínica.mx, compras@x.mx;  ti@x.mx ")).toEqual(["jefa@clínica.mx", "compras@x.mx", "ti@x.mx"]);
+    expect(splitEmails("   ")).toEqual([]);
   });
 });

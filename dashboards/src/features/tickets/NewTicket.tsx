@@ -2,7 +2,8 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../../api/client";
 import { listDevices } from "../../api/devices";
 import { listSites } from "../../api/tenants";
-import { createTicket } from "../../api/tickets";
+import { createTicket, listCategories } from "../../api/tickets";
+import { categoryOptions, splitEmails } from "./categories";
 import type { Device, Site, TicketPriority } from "../../api/types";
 import { priorityLabel, t } from "../../i18n/es-MX";
 import { tenants, user } from "../../state/session";
@@ -17,11 +18,18 @@ export function NewTicket() {
   const [subject, setSubject] = useState("");
   const [description, setDescription] = useState("");
   const [affected, setAffected] = useState(user.value?.name ?? "");
+  const [contact, setContact] = useState("");
+  const [emails, setEmails] = useState("");
   const [priority, setPriority] = useState<TicketPriority>("medium");
+  const [categories, setCategories] = useState<ReturnType<typeof categoryOptions>>([]);
+  const [categoryId, setCategoryId] = useState("");
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    if (tenantId) void listSites(tenantId).then(setSites);
+    if (!tenantId) return;
+    void listSites(tenantId).then(setSites);
+    void listCategories(tenantId).then((rows) => setCategories(categoryOptions(rows)));
   }, [tenantId]);
+  const needsApproval = categories.find((c) => c.id === categoryId)?.approval ?? false;
   useEffect(() => {
     if (siteId) void listDevices({ site_id: siteId }).then((d) => setDevices(d.filter((x) => x.site_id === siteId)));
   }, [siteId]);
@@ -30,7 +38,18 @@ export function NewTicket() {
       class="card form"
       onSubmit={(e) => {
         e.preventDefault();
-        createTicket({ tenant_id: tenantId, site_id: siteId, device_id: deviceId || undefined, subject, description, priority, affected_person: affected })
+        createTicket({
+          tenant_id: tenantId,
+          site_id: siteId,
+          device_id: deviceId || undefined,
+          subject,
+          description,
+          priority,
+          affected_person: affected,
+          affected_person_contact: contact.trim() || undefined,
+          additional_emails: splitEmails(emails),
+          category_id: categoryId,
+        })
           .then((res) => (location.hash = `#/tickets/${res.ticket.number}`))
           .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
       }}
@@ -77,6 +96,24 @@ export function NewTicket() {
         {t("affectedPerson")}
         <input required maxLength={200} value={affected} onInput={(e) => setAffected(e.currentTarget.value)} />
       </label>
+      <label>
+        {t("affectedContact")}
+        <input maxLength={200} placeholder={t("affectedContactHint")} value={contact} onInput={(e) => setContact(e.currentTarget.value)} />
+      </label>
+      <label>
+        {t("additionalEmails")}
+        <input placeholder="jefa@cliente.mx, compras@cliente.mx" value={emails} onInput={(e) => setEmails(e.currentTarget.value)} />
+      </label>
+      <label>
+        {t("category")}
+        <select required value={categoryId} onChange={(e) => setCategoryId(e.currentTarget.value)}>
+          <option value="" />
+          {categories.map((c) => (
+            <option key={c.id} value={c.id}>{c.label}</option>
+          ))}
+        </select>
+      </label>
+      {needsApproval && <p class="muted">{t("needsApproval")}</p>}
       <label>
         {t("priority")}
         <select value={priority} onChange={(e) => setPriority(e.currentTarget.value as TicketPriority)}>

@@ -4,22 +4,32 @@ import type { Ticket } from "../../api/types";
 import { priorityLabel, t, ticketStatusLabel } from "../../i18n/es-MX";
 import { formatDateTime } from "../../i18n/format";
 import { now } from "../../state/clock";
-import { timeZone } from "../../state/session";
+import { canWrite, timeZone } from "../../state/session";
 
 export function TicketList() {
   const [tickets, setTickets] = useState<Ticket[] | null>(null);
   const [q, setQ] = useState("");
+  const [status, setStatus] = useState("");
   useEffect(() => {
-    const timer = setTimeout(() => void listTickets(q ? { q } : {}).then(setTickets).catch(() => setTickets([])), 250);
+    const query = { ...(q ? { q } : {}), ...(status ? { status } : {}) };
+    const timer = setTimeout(() => void listTickets(query).then(setTickets).catch(() => setTickets([])), 250);
     return () => clearTimeout(timer);
-  }, [q]);
+  }, [q, status]);
   const zone = timeZone.value;
   return (
     <div class="tickets">
       <div class="panel-head">
         <h1>{t("tickets")}</h1>
-        <input type="search" placeholder={t("search")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-        <a class="button primary" href="#/tickets/nuevo">{t("newTicket")}</a>
+        <input type="search" placeholder={t("searchTickets")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        <select aria-label={t("status")} value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+          <option value="">{t("allStatuses")}</option>
+          {Object.entries(ticketStatusLabel).map(([k, v]) => (
+            <option key={k} value={k}>{v}</option>
+          ))}
+        </select>
+        {canWrite() && (
+          <a class="button primary" href="#/tickets/nuevo" data-testid="new-ticket">{t("newTicket")}</a>
+        )}
       </div>
       {tickets === null ? (
         <p class="empty">{t("loading")}</p>
@@ -31,6 +41,7 @@ export function TicketList() {
             <tr>
               <th>#</th>
               <th>{t("subject")}</th>
+              <th>{t("category")}</th>
               <th>{t("priority")}</th>
               <th>{t("status")}</th>
               <th>{t("dueAt")}</th>
@@ -40,9 +51,10 @@ export function TicketList() {
             {tickets.map((tk) => {
               const overdue = tk.resolution_due_at && new Date(tk.resolution_due_at).getTime() < now.value;
               return (
-                <tr key={tk.id}>
+                <tr key={tk.id} data-testid="ticket-row">
                   <td><a href={`#/tickets/${tk.number}`}>{tk.number}</a></td>
                   <td>{tk.subject}</td>
+                  <td>{tk.category ?? "—"}</td>
                   <td class={`prio-${tk.priority}`}>{priorityLabel[tk.priority]}</td>
                   <td>{ticketStatusLabel[tk.status]}</td>
                   <td class={overdue ? "overdue" : ""}>{tk.resolution_due_at ? formatDateTime(tk.resolution_due_at, zone) : "—"}</td>
