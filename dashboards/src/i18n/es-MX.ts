@@ -132,3 +132,11 @@ export const alertStatusLabel: Record<string, string> = {
   in_progress: "En atención",
   resolved: "Resuelta",
 };
+
+/** History entries of a ticket, by kind. */
+export const eventKindLabel: Record<string, string> = {
+  category: "Categoría cambiada",
+  alert_cleared: "La alerta se normalizó",
+  alert_updated: "La alerta cambió",
+  alert_refired: "La alerta se volvió a disparar",
+};

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../../api/client";
 import { changeTicket, commentTicket, getTicket, listTechnicians, moveTicket } from "../../api/tickets";
 import type { Ticket, TicketEvent, TicketPriority, TicketStatus } from "../../api/types";
-import { priorityLabel, t, ticketStatusLabel } from "../../i18n/es-MX";
+import { eventKindLabel, priorityLabel, t, ticketStatusLabel } from "../../i18n/es-MX";
 import { formatDateTime } from "../../i18n/format";
 import { canWrite, isStaff, timeZone, user } from "../../state/session";
 import { movesFor } from "./moves";
@@ -10,15 +10,19 @@ import { movesFor } from "./moves";
 type Person = { id: string; name: string };
 
 /** The words of a history entry (comments are shown above, not here). */
-function eventText(e: TicketEvent): string {
+function eventText(e: TicketEvent, nameOf: (id?: string | null) => string): string {
   const label = (v?: string | null) => (v ? (ticketStatusLabel[v] ?? priorityLabel[v] ?? v) : "—");
   switch (e.kind) {
     case "status":
       return `${label(e.from_value)} → ${label(e.to_value)}`;
     case "priority":
       return `${t("priority")}: ${label(e.from_value)} → ${label(e.to_value)}`;
+    case "created":
+      return `${t("created")} · ${label(e.to_value)}`;
+    case "assigned":
+      return `${t("assignedTo")}: ${nameOf(e.to_value)}`;
     default:
-      return [e.kind, e.to_value, e.comment].filter(Boolean).join(" · ");
+      return [eventKindLabel[e.kind] ?? e.kind, e.comment].filter(Boolean).join(" · ");
   }
 }
 
@@ -175,7 +179,7 @@ export function TicketDetail({ id }: { id: string }) {
           <ol class="history" data-testid="ticket-history">
             {history.map((e, i) => (
               <li key={i}>
-                <span class="muted">{formatDateTime(e.at, zone)}</span> · {nameOf(e.actor_id)} · {eventText(e)}
+                <span class="muted">{formatDateTime(e.at, zone)}</span> · {nameOf(e.actor_id)} · {eventText(e, nameOf)}
               </li>
             ))}
           </ol>
