@@ -19,6 +19,8 @@
 //! - [`counter`]: rates from counters, with 32-bit wrap and reset told apart.
 //! - [`helpdesk`]: who may move a ticket where, what a comment moves, the password policy and
 //!   the tenant profile's fields (RFC, CP, e-mail, allowed domains, phone, coordinates).
+//! - [`maintenance`]: maintenance windows (one-off or weekly / monthly in a time zone) and
+//!   their occurrences.
 //! - [`sla`]: business-time calendars (contracted hours per weekday in an IANA zone, holidays)
 //!   and the SLA clocks' arithmetic with pauses.
 //!
@@ -29,6 +31,7 @@ pub mod counter;
 pub mod helpdesk;
 pub mod ids;
 pub mod log_rules;
+pub mod maintenance;
 pub mod metric;
 pub mod payload;
 pub mod sla;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// Minutes in a day: the end of a `"24:00"` interval.
-const DAY_MINUTES: u16 = 24 * 60;
+pub(crate) const DAY_MINUTES: u16 = 24 * 60;
 
 /// How far ahead a due date is searched (a calendar whose holidays close it for years has none).
 const MAX_DAYS: i64 = 3 * 366;
@@ -215,25 +215,32 @@ impl Calendar {
 
     /// The instant of a local date and minute of the day (1440 = the next day's midnight).
     fn local_instant(&self, date: NaiveDate, minute: u16) -> DateTime<Utc> {
-        let (date, minute) = if minute >= DAY_MINUTES {
-            (date.succ_opt().unwrap_or(date), minute - DAY_MINUTES)
-        } else {
-            (date, minute)
-        };
-        let time = NaiveTime::from_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)
-            .unwrap_or(NaiveTime::MIN);
-        let mut local = date.and_time(time);
-        // A skipped local time maps to the first instant after the gap (gaps are ≤ 2 hours in
-        // every zone the tz database knows; a minute step finds the end exactly).
-        for _ in 0..=180 {
-            match self.tz.from_local_datetime(&local) {
-                LocalResult::Single(t) => return t.with_timezone(&Utc),
-                LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
-                LocalResult::None => local += Duration::minutes(1),
-            }
-        }
-        Utc.from_utc_datetime(&local)
+        local_instant(&self.tz, date, minute)
     }
+}
+
+/// The instant of a local date and minute of the day in `tz` (1440 = the next day's midnight).
+/// A skipped local time maps to the first instant after the gap; a repeated one to its first
+/// occurrence.
+pub(crate) fn local_instant(tz: &Tz, date: NaiveDate, minute: u16) -> DateTime<Utc> {
+    let (date, minute) = if minute >= DAY_MINUTES {
+        (date.succ_opt().unwrap_or(date), minute - DAY_MINUTES)
+    } else {
+        (date, minute)
+    };
+    let time = NaiveTime::from_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)
+        .unwrap_or(NaiveTime::MIN);
+    let mut local = date.and_time(time);
+    // Gaps are ≤ 2 hours in every zone the tz database knows; a minute step finds the end
+    // exactly.
+    for _ in 0..=180 {
+        match tz.from_local_datetime(&local) {
+            LocalResult::Single(t) => return t.with_timezone(&Utc),
+            LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
+            LocalResult::None => local += Duration::minutes(1),
+        }
+    }
+    Utc.from_utc_datetime(&local)
 }
 
 /// Parses and merges one day's intervals.
@@ -261,7 +268,7 @@ fn parse_day(intervals: &[IntervalSpec]) -> Result<DayHours, CalendarError> {
 }
 
 /// `"HH:MM"` → minutes of the day; `"24:00"` is the end of the day.
-fn parse_minute(text: &str) -> Result<u16, CalendarError> {
+pub(crate) fn parse_minute(text: &str) -> Result<u16, CalendarError> {
     let bad = || CalendarError::Time(text.to_owned());
     let (h, m) = text.split_once(':').ok_or_else(bad)?;
     if h.len() != 2 || m.len() != 2 {

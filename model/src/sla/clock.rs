@@ -201,6 +201,98 @@ impl Clocks {
     }
 }
 
+/// An escalation step of a running clock: the warning at 75 % of its target, the breach at
+/// 100 %, then a reminder every `reminder` of business time until the clock stops. Steps are
+/// ordered; each fires at most once per clock, and after a gap only the latest one due fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Warning,
+    Breached,
+    /// The n-th reminder after the breach (1, 2, …).
+    Reminder(u32),
+}
+
+impl Step {
+    /// Position in the order of steps: 0 warning, 1 breached, 1 + n the n-th reminder.
+    pub fn rank(self) -> i64 {
+        match self {
+            Step::Warning => 0,
+            Step::Breached => 1,
+            Step::Reminder(n) => 1 + i64::from(n),
+        }
+    }
+
+    /// The step at a rank (negative ranks are the warning).
+    pub fn from_rank(rank: i64) -> Step {
+        match rank {
+            ..=0 => Step::Warning,
+            1 => Step::Breached,
+            n => Step::Reminder(u32::try_from(n - 1).unwrap_or(u32::MAX)),
+        }
+    }
+
+    /// `warning`, `breached` or `reminder`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Step::Warning => "warning",
+            Step::Breached => "breached",
+            Step::Reminder(_) => "reminder",
+        }
+    }
+
+    /// The reminder's number; 0 for the warning and the breach.
+    pub fn seq(self) -> u32 {
+        match self {
+            Step::Reminder(n) => n,
+            _ => 0,
+        }
+    }
+
+    /// The business time used when the step falls due.
+    pub fn at_used(self, target: Duration, reminder: Duration) -> Duration {
+        match self {
+            Step::Warning => target * 3 / 4,
+            Step::Breached => target,
+            Step::Reminder(n) => target + reminder * i32::try_from(n).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+impl Clock {
+    /// The latest step due on this clock: `None` before 75 % of its target and once it has
+    /// stopped (answered, resolved, closed or cancelled: nobody is chased any more).
+    pub fn latest_step(&self, reminder: Duration) -> Option<Step> {
+        if self.stopped_at.is_some() || self.used < Step::Warning.at_used(self.target, reminder) {
+            return None;
+        }
+        if self.used < self.target {
+            return Some(Step::Warning);
+        }
+        let reminder_s = reminder.num_seconds().max(60);
+        let over = (self.used - self.target).num_seconds();
+        let n = u32::try_from(over / reminder_s).unwrap_or(u32::MAX);
+        Some(if n == 0 {
+            Step::Breached
+        } else {
+            Step::Reminder(n)
+        })
+    }
+
+    /// The step after the latest due one and the business time left until it (`None` once the
+    /// clock has stopped).
+    pub fn next_step(&self, reminder: Duration) -> Option<(Step, Duration)> {
+        if self.stopped_at.is_some() {
+            return None;
+        }
+        let next = match self.latest_step(reminder) {
+            None => Step::Warning,
+            Some(step) => Step::from_rank(step.rank() + 1),
+        };
+        let left = next.at_used(self.target, reminder) - self.used;
+        Some((next, left.max(Duration::zero())))
+    }
+}
+
 /// The status of the ticket over time: `(from, status)` steps, sorted, up to `now`.
 fn timeline(history: &History, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, TicketStatus)> {
     let mut moves: Vec<(DateTime<Utc>, TicketStatus)> = history

@@ -217,3 +217,41 @@ fn targets_are_validated() {
     t.low.response_min = t.low.resolution_min + 1;
     assert!(t.validate().is_err());
 }
+
+#[test]
+fn escalation_steps_follow_business_time() {
+    let reminder = Duration::minutes(60);
+    // Critical, response 30 min: warning at 22.5 min, breach at 30, reminders every 60.
+    let t = ticket("2026-12-07 09:00", "critical", vec![]);
+    let step = |now: &str| run(&t, &[], now).response.latest_step(reminder);
+    assert_eq!(step("2026-12-07 09:22"), None);
+    assert_eq!(step("2026-12-07 09:23"), Some(Step::Warning));
+    assert_eq!(step("2026-12-07 09:30"), Some(Step::Breached));
+    assert_eq!(step("2026-12-07 10:29"), Some(Step::Breached));
+    assert_eq!(step("2026-12-07 10:30"), Some(Step::Reminder(1)));
+    // Overnight is not business time: Tuesday 09:00 is 600 min used, 9 reminders past.
+    assert_eq!(step("2026-12-08 09:00"), Some(Step::Reminder(9)));
+    let c = run(&t, &[], "2026-12-07 09:10").response;
+    let (next, left) = c.next_step(reminder).unwrap();
+    assert_eq!((next, left.num_seconds()), (Step::Warning, 12 * 60 + 30));
+    let c = run(&t, &[], "2026-12-07 09:45").response;
+    assert_eq!(
+        c.next_step(reminder).unwrap(),
+        (Step::Reminder(1), Duration::minutes(45))
+    );
+    // A stopped clock is chased no more.
+    let answered = ticket(
+        "2026-12-07 09:00",
+        "critical",
+        vec![status("2026-12-07 09:40", TicketStatus::InProgress)],
+    );
+    let c = run(&answered, &[], "2026-12-07 11:00").response;
+    assert!(c.breached());
+    assert_eq!(
+        (c.latest_step(reminder), c.next_step(reminder)),
+        (None, None)
+    );
+    for rank in 0..5 {
+        assert_eq!(Step::from_rank(rank).rank(), rank);
+    }
+}
