@@ -4,8 +4,9 @@
 use crate::{Result, StorageError};
 use centinela_model::AlertStatus;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -29,6 +30,43 @@ pub struct Alert {
     pub acked_at: Option<DateTime<Utc>>,
     pub ticket_id: Option<Uuid>,
     pub updated_at: DateTime<Utc>,
+    /// Set while a maintenance window covered the device when the alert opened: visible, its
+    /// state unchanged, no ticket. Cleared when the window ends with the condition still firing
+    /// (the alert then counts as a normal one, ticket included).
+    #[schema(value_type = Option<Suppression>)]
+    pub suppressed_by: Option<Json<Suppression>>,
+    /// The priority of the ticket a suppressed alert would have opened (`None`: no ticket due).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub pending_ticket_priority: Option<String>,
+}
+
+/// What suppresses an alert: `{"kind": "maintenance", "id": <window id>}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Suppression {
+    pub kind: String,
+    pub id: Uuid,
+}
+
+impl Alert {
+    /// Marks an alert (built in memory) as raised under maintenance window `window`.
+    pub fn set_suppressed_by(&mut self, window: Option<Uuid>) {
+        self.suppressed_by = window.map(|w| Json(Suppression::maintenance(w)));
+    }
+
+    /// The maintenance window suppressing the alert, if any.
+    pub fn suppressing_window(&self) -> Option<Uuid> {
+        self.suppressed_by.as_ref().map(|s| s.0.id)
+    }
+}
+
+impl Suppression {
+    pub fn maintenance(id: Uuid) -> Suppression {
+        Suppression {
+            kind: "maintenance".into(),
+            id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -71,6 +109,8 @@ pub struct AlertFilter {
     pub severity: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// `Some(true)`: only alerts under a suppression; `Some(false)`: only the others.
+    pub suppressed: Option<bool>,
     /// Rows to return.
     pub limit: i64,
     /// Start after this sort key ([`list_key`] of the previous page's last row).
@@ -89,7 +129,7 @@ pub fn list_key(a: &Alert) -> AlertKey {
 
 const COLUMNS: &str = "id, tenant_id, device_id, key, threshold_id, severity, state, status, title, \
     description, recommended_action, value, threshold, opened_at, cleared_at, acked_by, acked_at, \
-    ticket_id, updated_at";
+    ticket_id, updated_at, suppressed_by, pending_ticket_priority";
 
 async fn record(
     conn: &mut PgConnection,
@@ -188,7 +228,93 @@ pub fn provisional(facts: &AlertFacts) -> Alert {
         acked_at: None,
         ticket_id: None,
         updated_at: facts.at,
+        suppressed_by: None,
+        pending_ticket_priority: None,
     }
+}
+
+/// Marks a just-opened alert as suppressed by a maintenance window, keeping the priority of the
+/// ticket it would have opened (opened if the window ends with the alert still firing).
+pub async fn suppress(
+    conn: &mut PgConnection,
+    alert_id: Uuid,
+    window: Uuid,
+    pending_ticket_priority: Option<&str>,
+) -> Result<Alert> {
+    let alert: Alert = sqlx::query_as(sqlf!(
+        "UPDATE alerts SET suppressed_by = $2, pending_ticket_priority = $3, updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(alert_id)
+    .bind(Json(Suppression::maintenance(window)))
+    .bind(pending_ticket_priority)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound)?;
+    record(
+        conn,
+        &alert,
+        "suppressed",
+        None,
+        Some("maintenance"),
+        None,
+        Some(&window.to_string()),
+    )
+    .await?;
+    Ok(alert)
+}
+
+/// Keeps the priority of the ticket a suppressed alert is due when its window ends.
+pub async fn set_pending_ticket(
+    conn: &mut PgConnection,
+    alert_id: Uuid,
+    priority: &str,
+) -> Result<Alert> {
+    sqlx::query_as(sqlf!(
+        "UPDATE alerts SET pending_ticket_priority = $2 WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(alert_id)
+    .bind(priority)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StorageError::NotFound)
+}
+
+/// Firing alerts under a maintenance suppression (the caller ends those whose window is over).
+pub async fn suppressed_firing(conn: &mut PgConnection) -> Result<Vec<Alert>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM alerts WHERE state = 'firing' AND suppressed_by IS NOT NULL
+         ORDER BY opened_at LIMIT 10000"
+    ))
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Ends the suppression of a firing alert (its window ended): it becomes a normal alert.
+/// Returns `None` when it is no longer firing or no longer suppressed (locked, so two engines
+/// cannot both end it).
+pub async fn unsuppress(conn: &mut PgConnection, alert_id: Uuid) -> Result<Option<Alert>> {
+    let alert: Option<Alert> = sqlx::query_as(sqlf!(
+        "UPDATE alerts SET suppressed_by = NULL, pending_ticket_priority = NULL, updated_at = now()
+         WHERE id = $1 AND state = 'firing' AND suppressed_by IS NOT NULL
+         RETURNING {COLUMNS}"
+    ))
+    .bind(alert_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(alert) = &alert {
+        record(
+            conn,
+            alert,
+            "unsuppressed",
+            Some("maintenance"),
+            None,
+            None,
+            Some("La ventana de mantenimiento terminó con la condición aún activa."),
+        )
+        .await?;
+    }
+    Ok(alert)
 }
 
 /// The firing alert of a device + key, if any.
@@ -317,6 +443,7 @@ pub async fn list(conn: &mut PgConnection, f: &AlertFilter) -> Result<Vec<Alert>
            AND ($5::text IS NULL OR severity = $5)
            AND ($6::timestamptz IS NULL OR opened_at >= $6)
            AND ($7::timestamptz IS NULL OR opened_at < $7)
+           AND ($13::bool IS NULL OR (suppressed_by IS NOT NULL) = $13)
            AND ($9::int IS NULL
              OR ({FIRING}, {CRITICAL}) > ($9, $10)
              OR (({FIRING}, {CRITICAL}) = ($9, $10) AND (opened_at, id) < ($11, $12)))
@@ -335,6 +462,7 @@ pub async fn list(conn: &mut PgConnection, f: &AlertFilter) -> Result<Vec<Alert>
     .bind(f.after.map(|k| k.1))
     .bind(f.after.map(|k| k.2))
     .bind(f.after.map(|k| k.3))
+    .bind(f.suppressed)
     .fetch_all(conn)
     .await?)
 }

@@ -11,7 +11,8 @@
 //! Modules: [`tenants`], [`sites`], [`users`], [`devices`], [`thresholds`], [`alerts`],
 //! [`tickets`] (with comments), [`ticket_categories`], [`assignment`] (who takes a new
 //! ticket, technician lists), [`metrics`] (binary `COPY` encoder, queries, partitions and retention),
-//! [`logs`], [`dead_letters`] (what cannot be stored, with its reason, and the batch splitting
+//! [`logs`], [`maintenance`] (maintenance windows), [`sla`] (policies, clocks' input, escalation
+//! steps), [`dead_letters`] (what cannot be stored, with its reason, and the batch splitting
 //! that finds it), [`audit`], [`pki`], [`routers`] (router connection settings, credentials sealed by
 //! the caller), [`log_rules`] (per-tenant log heuristics settings), [`scripts`] (remote
 //! scripts, approvals, runs, the command signing key), [`timescale`] (TimescaleDB or native
@@ -35,6 +36,7 @@ pub mod devices;
 pub mod health;
 pub mod log_rules;
 pub mod logs;
+pub mod maintenance;
 pub mod metrics;
 pub mod pki;
 pub mod routers;

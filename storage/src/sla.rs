@@ -245,13 +245,41 @@ pub fn history(ticket: &crate::tickets::Ticket, recorded: Recorded) -> History {
     }
 }
 
-/// Both clocks of each ticket at `now`, with the policy version each runs under. Tickets whose
-/// policy is not visible or invalid are left out.
-pub async fn clocks_of(
+/// A ticket's clocks at an instant, with what the escalation needs to look ahead.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub clocks: Clocks,
+    pub version: i32,
+    /// Business time between two breach reminders.
+    pub reminder: chrono::Duration,
+    pub calendar: Calendar,
+    /// Maintenance spans covering the ticket (past and announced).
+    pub maintenance: Vec<centinela_model::sla::Span>,
+}
+
+impl Evaluated {
+    /// The instant `left` of business time after `now` (maintenance ahead subtracted).
+    pub fn after(&self, now: DateTime<Utc>, left: chrono::Duration) -> Option<DateTime<Utc>> {
+        self.calendar.add_business(now, left, &self.maintenance)
+    }
+
+    /// The end of the maintenance span covering `now`, if one does.
+    pub fn maintenance_end(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.maintenance
+            .iter()
+            .filter(|(s, e)| *s <= now && now < *e)
+            .map(|(_, e)| *e)
+            .max()
+    }
+}
+
+/// Both clocks of each ticket at `now` and what goes with them. Tickets whose policy is not
+/// visible or invalid are left out.
+pub async fn evaluate(
     conn: &mut PgConnection,
     tickets: &[crate::tickets::Ticket],
     now: DateTime<Utc>,
-) -> Result<HashMap<Uuid, (Clocks, i32)>> {
+) -> Result<HashMap<Uuid, Evaluated>> {
     if tickets.is_empty() {
         return Ok(HashMap::new());
     }
@@ -267,6 +295,10 @@ pub async fn clocks_of(
     }
     let ticket_ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
     let mut recorded = facts(conn, &ticket_ids).await?;
+    let mut tenants: Vec<Uuid> = tickets.iter().map(|t| t.tenant_id).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let windows = crate::maintenance::of_tenants(conn, &tenants).await?;
     let mut out = HashMap::with_capacity(tickets.len());
     for ticket in tickets {
         let Some(policy_id) = ticket.sla_policy_id else {
@@ -277,10 +309,41 @@ pub async fn clocks_of(
             continue;
         };
         let history = history(ticket, recorded.remove(&ticket.id).unwrap_or_default());
-        let c = clock::clocks(calendar, &policy.targets.0, &history, &[], now);
-        out.insert(ticket.id, (c, policy.version));
+        let maintenance = crate::maintenance::spans_for(
+            &windows,
+            ticket.tenant_id,
+            ticket.site_id,
+            ticket.device_id,
+            ticket.created_at,
+            now,
+        );
+        let clocks = clock::clocks(calendar, &policy.targets.0, &history, &maintenance, now);
+        out.insert(
+            ticket.id,
+            Evaluated {
+                clocks,
+                version: policy.version,
+                reminder: chrono::Duration::minutes(i64::from(policy.reminder_min)),
+                calendar: calendar.clone(),
+                maintenance,
+            },
+        );
     }
     Ok(out)
+}
+
+/// Both clocks of each ticket at `now`, with the policy version each runs under. Tickets whose
+/// policy is not visible or invalid are left out.
+pub async fn clocks_of(
+    conn: &mut PgConnection,
+    tickets: &[crate::tickets::Ticket],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, (Clocks, i32)>> {
+    Ok(evaluate(conn, tickets, now)
+        .await?
+        .into_iter()
+        .map(|(id, e)| (id, (e.clocks, e.version)))
+        .collect())
 }
 
 /// Fills the SLA fields of tickets for an answer: due dates (null while paused), minutes left
@@ -293,15 +356,20 @@ pub async fn annotate(
     let clocks = clocks_of(conn, tickets, now).await?;
     for ticket in tickets.iter_mut() {
         if let Some((c, version)) = clocks.get(&ticket.id) {
-            ticket.response_due_at = c.response.due_at;
-            ticket.resolution_due_at = c.resolution.due_at;
-            ticket.response_remaining_min = Some(c.response.remaining_min());
-            ticket.resolution_remaining_min = Some(c.resolution.remaining_min());
-            ticket.sla_paused = c.response.paused || c.resolution.paused;
-            ticket.sla_policy_version = Some(*version);
+            fill(ticket, c, *version);
         }
     }
     Ok(())
+}
+
+/// Sets a ticket's SLA fields from its clocks.
+pub fn fill(ticket: &mut crate::tickets::Ticket, c: &Clocks, version: i32) {
+    ticket.response_due_at = c.response.due_at;
+    ticket.resolution_due_at = c.resolution.due_at;
+    ticket.response_remaining_min = Some(c.response.remaining_min());
+    ticket.resolution_remaining_min = Some(c.resolution.remaining_min());
+    ticket.sla_paused = c.response.paused || c.resolution.paused;
+    ticket.sla_policy_version = Some(version);
 }
 
 /// Recomputes a ticket's stored due dates from its history (after a move, a priority change or
@@ -342,4 +410,146 @@ pub async fn critical_alert_resolution_mean_min(
     .fetch_one(conn)
     .await?;
     Ok(row.0)
+}
+
+/// A stored escalation step.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SlaEvent {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub ticket_id: Uuid,
+    /// `response` or `resolution`.
+    pub clock: String,
+    /// `warning`, `breached` or `reminder`.
+    pub step: String,
+    /// The reminder's number; 0 for the warning and the breach.
+    pub seq: i32,
+    pub priority: String,
+    pub target_min: i32,
+    pub used_min: i32,
+    pub due_at: Option<DateTime<Utc>>,
+    pub fired_at: DateTime<Utc>,
+    /// Who should be told (the assignee; for a breach and its reminders, also the admins).
+    pub notify: Vec<Uuid>,
+}
+
+const EVENT_COLUMNS: &str = "id, tenant_id, ticket_id, clock, step, seq, priority, target_min, \
+    used_min, due_at, fired_at, notify";
+
+/// A step to store.
+#[derive(Debug, Clone)]
+pub struct NewStep {
+    pub tenant_id: Uuid,
+    pub ticket_id: Uuid,
+    pub clock: clock::ClockKind,
+    pub step: clock::Step,
+    pub priority: String,
+    pub target_min: i64,
+    pub used_min: i64,
+    pub due_at: Option<DateTime<Utc>>,
+    pub fired_at: DateTime<Utc>,
+    pub notify: Vec<Uuid>,
+}
+
+/// Stores a step unless it (or a later step of the same clock) is already stored: `None` then,
+/// and the caller announces nothing. Exactly once, whatever restarts or engines race.
+pub async fn record_step(conn: &mut PgConnection, step: &NewStep) -> Result<Option<SlaEvent>> {
+    let minutes = |m: i64| i32::try_from(m).unwrap_or(i32::MAX);
+    Ok(sqlx::query_as(sqlf!(
+        "INSERT INTO sla_events (id, tenant_id, ticket_id, clock, step, seq, rank, priority,
+             target_min, used_min, due_at, fired_at, notify)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+         WHERE NOT EXISTS (SELECT 1 FROM sla_events
+                           WHERE ticket_id = $3 AND clock = $4 AND rank >= $7)
+         ON CONFLICT (ticket_id, clock, rank) DO NOTHING
+         RETURNING {EVENT_COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(step.tenant_id)
+    .bind(step.ticket_id)
+    .bind(step.clock.as_str())
+    .bind(step.step.kind())
+    .bind(i32::try_from(step.step.seq()).unwrap_or(i32::MAX))
+    .bind(i32::try_from(step.step.rank()).unwrap_or(i32::MAX))
+    .bind(&step.priority)
+    .bind(minutes(step.target_min))
+    .bind(minutes(step.used_min))
+    .bind(step.due_at)
+    .bind(step.fired_at)
+    .bind(&step.notify)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The latest step stored per ticket and clock.
+pub async fn last_steps(
+    conn: &mut PgConnection,
+    tickets: &[Uuid],
+) -> Result<HashMap<(Uuid, clock::ClockKind), i64>> {
+    let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
+        "SELECT ticket_id, clock, max(rank) FROM sla_events WHERE ticket_id = ANY($1)
+         GROUP BY ticket_id, clock",
+    )
+    .bind(tickets)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(ticket, clock, rank)| {
+            let kind = match clock.as_str() {
+                "response" => clock::ClockKind::Response,
+                "resolution" => clock::ClockKind::Resolution,
+                _ => return None,
+            };
+            Some(((ticket, kind), i64::from(rank)))
+        })
+        .collect())
+}
+
+/// A ticket's escalation steps, oldest first.
+pub async fn events_of(conn: &mut PgConnection, ticket: Uuid) -> Result<Vec<SlaEvent>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {EVENT_COLUMNS} FROM sla_events WHERE ticket_id = $1 ORDER BY fired_at, rank"
+    ))
+    .bind(ticket)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Open tickets with a policy, by id after `after` (a scan of every clock, page by page).
+pub async fn open_ticket_ids(
+    conn: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Uuid>> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(sqlf!(
+        "SELECT id FROM tickets WHERE status IN {OPEN} AND sla_policy_id IS NOT NULL
+           AND ($1::uuid IS NULL OR id > $1)
+         ORDER BY id LIMIT $2",
+        OPEN = crate::tickets::OPEN_STATUSES
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Who is told of a step: the assignee (if active), and for a breach or a reminder also every
+/// active admin and superadmin.
+pub async fn who_to_tell(
+    conn: &mut PgConnection,
+    assignee: Option<Uuid>,
+    admins_too: bool,
+) -> Result<Vec<Uuid>> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT id FROM users
+         WHERE active AND ((id = $1) OR ($2 AND role IN ('admin', 'superadmin')))
+         ORDER BY (id = $1) DESC, email",
+    )
+    .bind(assignee)
+    .bind(admins_too)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }

@@ -311,6 +311,16 @@ pub async fn by_id(conn: &mut PgConnection, id: Uuid) -> Result<Ticket> {
     get(conn, &id.to_string()).await
 }
 
+/// Open tickets by id (missing and closed ones left out).
+pub async fn open_by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Ticket>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM tickets WHERE id = ANY($1) AND status IN {OPEN_STATUSES}"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Reads a ticket and locks it until the transaction ends (moves take turns).
 pub async fn get_for_update(conn: &mut PgConnection, id_or_number: &str) -> Result<Ticket> {
     let by_id = Uuid::parse_str(id_or_number).ok();
