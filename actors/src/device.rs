@@ -17,6 +17,7 @@ mod guard;
 pub use guard::{ALERT_STORM_KEY, CLOCK_SKEW_KEY, ClockSkew, DeviceLimits};
 
 use crate::hub::Hub;
+use crate::maintenance::MaintenanceIndex;
 use crate::noc_events::{DeviceEvent, NocMessage};
 use crate::rules::ActiveRule;
 use crate::telemetry::Telemetry;
@@ -144,6 +145,7 @@ pub struct DeviceActor {
     waiting_for_room: bool,
     limits: DeviceLimits,
     telemetry: Arc<Telemetry>,
+    maintenance: MaintenanceIndex,
 }
 
 /// How often a device actor whose tenant actor's mailbox is full tries again.
@@ -158,6 +160,8 @@ pub struct DeviceSeed {
     /// threshold id means an event alert.
     pub firing: Vec<(String, Option<Uuid>, Severity, f64)>,
     pub limits: DeviceLimits,
+    /// What is under maintenance: an opening during a window is suppressed.
+    pub maintenance: MaintenanceIndex,
 }
 
 impl DeviceActor {
@@ -185,6 +189,7 @@ impl DeviceActor {
         }
         let mut actor = DeviceActor {
             identity: seed.identity,
+            maintenance: seed.maintenance,
             rules: seed.rules,
             series,
             tenant,
@@ -275,7 +280,13 @@ impl DeviceActor {
     /// end of the message). An opening is announced on the NOC first, from memory with the id
     /// the alert will be stored under: the dashboard learns of it without waiting for
     /// PostgreSQL (the tenant actor publishes what persisting adds).
-    fn raise(&mut self, change: AlertChange) {
+    fn raise(&mut self, mut change: AlertChange) {
+        if matches!(change.transition, Transition::Opened { .. }) {
+            let d = &self.identity;
+            change.suppressed_by =
+                self.maintenance
+                    .covering(d.tenant_id, d.site_id, d.id, change.at);
+        }
         if let Some(message) = change.announcement() {
             self.hub
                 .do_send(message.to_event(TenantId(self.identity.tenant_id)));

@@ -15,6 +15,10 @@
 //!   failed writes, splits batches PostgreSQL refuses into stored rows and dead letters, and
 //!   flushes everything accepted on shutdown.
 //! - [`inventory`]: the latest inventory of each device, written off the ingest path.
+//! - [`sla`]: what must happen on time on the helpdesk side — SLA warnings, breaches and
+//!   reminders (stored, then announced), and alerts becoming normal when their maintenance
+//!   window ends; [`maintenance`]: the in-memory index of windows device actors consult;
+//!   [`clock`]: the engine's "now" (a seam only the engine's tests can move).
 //! - [`rules`]: the effective thresholds of a device (device over site over tenant).
 //! - [`telemetry`]: the engine's Prometheus counters.
 //!
@@ -28,14 +32,17 @@
 //! Depends on: `centinela-model`, `centinela-storage`, actix. Must not depend on `ingest`, `api`
 //! or `engine`.
 
+pub mod clock;
 pub mod commands;
 pub mod device;
 pub mod hub;
 pub mod inventory;
+pub mod maintenance;
 pub mod noc_events;
 pub mod presence;
 pub mod rules;
 pub mod runtime;
+pub mod sla;
 pub mod telemetry;
 pub mod tenant;
 pub mod writer;

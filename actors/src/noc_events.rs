@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`NocMessage::Alert`] | `{"type":"alert","event":"opened"\|"updated"\|"cleared"\|"resolved","alert":{…}}` |
 //! | [`NocMessage::Device`] | `{"type":"device","event":"health","device_id","tenant_id","health"}`, `{"type":"device","event":"online"\|"offline","device_id","tenant_id"}` |
-//! | [`NocMessage::Ticket`] | `{"type":"ticket","event":"created"\|"updated","ticket":{…}}` |
+//! | [`NocMessage::Ticket`] | `{"type":"ticket","event":"created"\|"updated","ticket":{…}}`; SLA steps: `{"type":"ticket","event":"sla_warning"\|"sla_breached","ticket":{…},"sla":{clock, step, seq, …}}` |
 //! | [`NocMessage::Metrics`] | `{"type":"metrics","device_id","ts","values":{name: number}}` (subscribers of the device only) |
 //! | [`NocMessage::ScriptRun`] | `{"type":"script_run","event":"sent"\|"finished"\|"expired","run":{…}}` |
 //!
@@ -16,6 +16,7 @@ use crate::hub::NocEvent;
 use centinela_model::TenantId;
 use centinela_storage::alerts::Alert;
 use centinela_storage::scripts::ScriptRun;
+use centinela_storage::sla::SlaEvent;
 use centinela_storage::tickets::Ticket;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -35,8 +36,14 @@ pub enum NocMessage {
         device_id: Uuid,
         tenant_id: Uuid,
     },
-    /// A ticket was created or changed.
-    Ticket { event: TicketEvent, ticket: Ticket },
+    /// A ticket was created or changed, or one of its SLA clocks reached a step.
+    Ticket {
+        event: TicketEvent,
+        ticket: Ticket,
+        /// The SLA step (`sla_warning` and `sla_breached` events only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sla: Option<Box<SlaEvent>>,
+    },
     /// Live values of a device, sent only to sessions subscribed to it.
     Metrics {
         device_id: Uuid,
@@ -78,6 +85,11 @@ pub enum DeviceEvent {
 pub enum TicketEvent {
     Created,
     Updated,
+    /// A clock reached 75 % of its target.
+    SlaWarning,
+    /// A clock reached its target (`sla.step` = `breached`), or a reminder after it
+    /// (`sla.step` = `reminder`, `sla.seq` = its number).
+    SlaBreached,
 }
 
 /// What happened to a script run.

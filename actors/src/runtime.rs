@@ -1,5 +1,6 @@
 //! The runtime handle: the entry point transports and the API use.
 
+use crate::clock::{Clock, SystemClock};
 use crate::commands::{CommandSink, CommandSinks, parse_result};
 use crate::device::{
     AGENT_OFFLINE_KEY, CLOCK_SKEW_KEY, ClockSkew, DeviceActor, DeviceLimits, DeviceSeed, Evaluate,
@@ -7,11 +8,13 @@ use crate::device::{
 };
 use crate::hub::{Hub, NocWatch};
 use crate::inventory::Inventories;
+use crate::maintenance::MaintenanceIndex;
 use crate::noc_events::{NocMessage, ScriptRunEvent};
 use crate::presence::{Presence, PresenceConfig};
 use crate::rules::effective_rules;
+use crate::sla::{self, SlaConfig, SlaHandle, SuppressionEnds};
 use crate::telemetry::Telemetry;
-use crate::tenant::{Drain, TenantActor};
+use crate::tenant::{Drain, EndSuppression, TenantActor};
 use crate::writer::{self, WriterConfig, WriterHandle};
 use actix::prelude::*;
 use centinela_model::log_rules::{self as model_log_rules, LogRule};
@@ -48,6 +51,10 @@ pub struct RuntimeConfig {
     pub time_window: TimeWindow,
     /// Per-device caps on series and firing alerts.
     pub device_limits: DeviceLimits,
+    /// SLA steps and maintenance ends: how often they are checked.
+    pub sla: SlaConfig,
+    /// "Now" for SLA clocks and maintenance windows.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for RuntimeConfig {
@@ -60,6 +67,8 @@ impl Default for RuntimeConfig {
             presence: PresenceConfig::default(),
             time_window: TimeWindow::default(),
             device_limits: DeviceLimits::default(),
+            sla: SlaConfig::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -106,6 +115,8 @@ struct Inner {
     /// Devices whose `device.clock_skew` alert is firing.
     skewed: DashMap<Uuid, ()>,
     inventories: Inventories,
+    maintenance: MaintenanceIndex,
+    sla: SlaHandle,
 }
 
 /// A device was created, changed or deleted (pollers follow these).
@@ -157,6 +168,9 @@ impl Runtime {
             Hub::start_in_arbiter(&Arbiter::new().handle(), move |_| Hub::new(telemetry))
         };
         let writer = writer::spawn(store.clone(), telemetry.clone(), config.writer.clone());
+        let (sla_handle, sla_rx) = sla::channel();
+        let maintenance = MaintenanceIndex::default();
+        maintenance.reload(&store).await?;
         let runtime = Runtime {
             inner: Arc::new(Inner {
                 store,
@@ -175,6 +189,8 @@ impl Runtime {
                 command_sinks: CommandSinks::default(),
                 skewed: DashMap::new(),
                 inventories: Inventories::default(),
+                maintenance,
+                sla: sla_handle,
             }),
         };
         runtime.inner.inventories.spawn(
@@ -183,6 +199,19 @@ impl Runtime {
             runtime.inner.writer.clone(),
         );
         runtime.load_all().await?;
+        let inner = &runtime.inner;
+        sla::spawn(
+            sla_rx,
+            sla::WatcherParts {
+                store: inner.store.clone(),
+                hub: inner.hub.clone(),
+                clock: inner.config.clock.clone(),
+                telemetry: inner.telemetry.clone(),
+                maintenance: inner.maintenance.clone(),
+                ends: Arc::new(LaneEnds(runtime.clone())),
+                config: inner.config.sla.clone(),
+            },
+        );
         runtime.spawn_sweeper();
         runtime.spawn_dead_letter_expiry();
         Ok(runtime)
@@ -256,6 +285,7 @@ impl Runtime {
                     inner.hub.clone(),
                     inner.telemetry.clone(),
                     inner.config.alert_queue,
+                    inner.sla.clone(),
                 );
                 TenantActor::start_in_arbiter(&inner.home, |_| actor)
             })
@@ -281,6 +311,7 @@ impl Runtime {
             identity,
             firing,
             limits: self.inner.config.device_limits,
+            maintenance: self.inner.maintenance.clone(),
         };
         let tenant = self.tenant_actor(tenant_id, id);
         let hub = self.inner.hub.clone();
@@ -930,6 +961,24 @@ impl Runtime {
         });
     }
 
+    /// "Now" for SLA clocks and maintenance windows (the system clock outside tests).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.config.clock.now()
+    }
+
+    /// Tells the SLA watcher that tickets changed (moves, comments, priority, policy).
+    pub fn sla_touch(&self, tickets: Vec<Uuid>) {
+        self.inner.sla.touch(tickets);
+    }
+
+    /// Maintenance windows changed: the index is reloaded now (alerts raised from here on see
+    /// the change), and every clock is looked at again.
+    pub async fn maintenance_changed(&self) -> Result<(), StorageError> {
+        self.inner.maintenance.reload(&self.inner.store).await?;
+        self.inner.sla.rescan();
+        Ok(())
+    }
+
     pub fn hub(&self) -> Addr<Hub> {
         self.inner.hub.clone()
     }
@@ -994,6 +1043,17 @@ impl Runtime {
         for shard in &self.inner.shards {
             shard.stop();
         }
+    }
+}
+
+/// Hands alerts whose maintenance window ended to their device's tenant actor lane.
+struct LaneEnds(Runtime);
+
+impl SuppressionEnds for LaneEnds {
+    fn end(&self, alert: alerts::Alert) {
+        self.0
+            .tenant_actor(alert.tenant_id, alert.device_id)
+            .do_send(EndSuppression { alert_id: alert.id });
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Telemetry {
     pub alerts: Family<Labels, Counter>,
     /// Tickets opened from alerts.
     pub tickets_created: Counter,
+    /// SLA escalation steps fired, by step (warning, breached, reminder).
+    pub sla_steps: Family<Labels, Counter>,
+    /// SLA evaluations that failed (retried).
+    pub sla_failures: Counter,
     /// Alert openings suppressed because their device was past its firing-alert cap.
     pub alerts_suppressed: Counter,
     /// Times a device went past its firing-alert cap (`device.alert_storm` opened).
@@ -144,6 +148,16 @@ impl Telemetry {
                 "centinela_tickets_created",
                 "Tickets opened from alerts",
                 t.tickets_created.clone(),
+            );
+            r.register(
+                "centinela_sla_steps",
+                "SLA escalation steps fired, by step",
+                t.sla_steps.clone(),
+            );
+            r.register(
+                "centinela_sla_failures",
+                "SLA evaluations that failed and were retried",
+                t.sla_failures.clone(),
             );
             r.register(
                 "centinela_alerts_suppressed",
@@ -305,6 +319,13 @@ impl Telemetry {
                 ("kind".to_owned(), kind.to_owned()),
                 ("reason".to_owned(), reason.to_owned()),
             ])
+            .inc();
+    }
+
+    /// Counts an SLA step.
+    pub fn sla_step(&self, step: &str) {
+        self.sla_steps
+            .get_or_create(&vec![("step".to_owned(), step.to_owned())])
             .inc();
     }
 

@@ -15,12 +15,13 @@
 use crate::hub::Hub;
 use crate::noc_events::{AlertEvent, NocMessage, TicketEvent};
 use crate::rules::ActiveRule;
+use crate::sla::SlaHandle;
 use crate::telemetry::Telemetry;
 use actix::prelude::*;
 use centinela_model::threshold::Transition;
 use centinela_model::{Scope, Severity, TenantId};
 use centinela_storage::alerts::{self, Alert, AlertFacts};
-use centinela_storage::devices::DeviceIdentity;
+use centinela_storage::devices::{self, DeviceIdentity};
 use centinela_storage::tickets::{self, NewTicket, Ticket};
 use centinela_storage::{StorageError, Store};
 use centinela_storage::{assignment, tenants};
@@ -40,6 +41,9 @@ pub struct AlertChange {
     pub at: DateTime<Utc>,
     /// The id an alert this change opens is stored under.
     pub alert_id: Uuid,
+    /// The maintenance window covering the device when an opening happened (set by the device
+    /// actor): the alert is stored suppressed, with no ticket.
+    pub suppressed_by: Option<Uuid>,
 }
 
 impl AlertChange {
@@ -57,6 +61,7 @@ impl AlertChange {
             transition,
             at,
             alert_id: Uuid::new_v4(),
+            suppressed_by: None,
         }
     }
 
@@ -66,7 +71,8 @@ impl AlertChange {
         let Transition::Opened { severity, value } = self.transition else {
             return None;
         };
-        let alert = alerts::provisional(&facts(self, severity, value));
+        let mut alert = alerts::provisional(&facts(self, severity, value));
+        alert.set_suppressed_by(self.suppressed_by);
         Some(NocMessage::Alert {
             event: AlertEvent::Opened,
             alert,
@@ -123,6 +129,8 @@ pub struct TenantActor {
     telemetry: Arc<Telemetry>,
     /// Alert changes the mailbox holds before device actors have to wait.
     queue_capacity: usize,
+    /// Told of every ticket this actor opens or changes (its SLA clocks).
+    sla: SlaHandle,
 }
 
 impl TenantActor {
@@ -132,6 +140,7 @@ impl TenantActor {
         hub: Addr<Hub>,
         telemetry: Arc<Telemetry>,
         queue_capacity: usize,
+        sla: SlaHandle,
     ) -> Self {
         TenantActor {
             tenant_id,
@@ -139,6 +148,7 @@ impl TenantActor {
             hub,
             telemetry,
             queue_capacity,
+            sla,
         }
     }
 }
@@ -158,13 +168,81 @@ impl Handler<AlertChange> for TenantActor {
         let hub = self.hub.clone();
         let telemetry = self.telemetry.clone();
         let tenant_id = self.tenant_id;
+        let sla = self.sla.clone();
         let work = async move {
             let outcome = persist_until_stored(&store, &telemetry, &change).await;
             telemetry.alert_changes_pending.dec();
-            outcome.publish(tenant_id, &hub, &telemetry);
+            outcome.publish(tenant_id, &hub, &telemetry, &sla);
         };
         ctx.wait(work.into_actor(self));
     }
+}
+
+/// A maintenance window ended while this alert, raised under it, is still firing: it becomes a
+/// normal alert, and gets the ticket it was due. Sent by the SLA watcher to the lane of the
+/// alert's device, so it takes its turn with the device's other alert changes.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct EndSuppression {
+    pub alert_id: Uuid,
+}
+
+impl Handler<EndSuppression> for TenantActor {
+    type Result = ();
+    fn handle(&mut self, msg: EndSuppression, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let hub = self.hub.clone();
+        let telemetry = self.telemetry.clone();
+        let tenant_id = self.tenant_id;
+        let sla = self.sla.clone();
+        let work = async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match end_suppression(&store, msg.alert_id).await {
+                    Ok(outcome) => {
+                        outcome.publish(tenant_id, &hub, &telemetry, &sla);
+                        return;
+                    }
+                    Err(error) => {
+                        telemetry.alert_persist_failures.inc();
+                        tracing::error!(%error, alert_id = %msg.alert_id, "End of an alert's suppression not stored; retrying.");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(RETRY_CAP);
+                    }
+                }
+            }
+        };
+        ctx.wait(work.into_actor(self));
+    }
+}
+
+async fn end_suppression(store: &Store, alert_id: Uuid) -> Result<Outcome, StorageError> {
+    let mut tx = store.begin(Scope::All).await?;
+    let before = alerts::get(&mut tx, alert_id).await?;
+    let nothing = Outcome {
+        counted: None,
+        alert: None,
+        ticket: None,
+    };
+    let Some(mut alert) = alerts::unsuppress(&mut tx, alert_id).await? else {
+        tx.commit().await?;
+        return Ok(nothing);
+    };
+    let mut ticket = None;
+    if let (Some(priority), None) = (before.pending_ticket_priority, alert.ticket_id)
+        && let Some(device) = devices::identity(&mut tx, alert.device_id).await?
+    {
+        let (opened, created) = open_ticket(&mut tx, &alert, &device, priority).await?;
+        alert = alerts::set_ticket(&mut tx, alert.id, opened.id).await?;
+        ticket = Some((opened, if created { "created" } else { "updated" }));
+    }
+    tx.commit().await?;
+    tracing::info!(%alert_id, ticket = ticket.is_some(), "Maintenance over with the alert still firing: now a normal alert.");
+    Ok(Outcome {
+        counted: None,
+        alert: Some(("updated", alert)),
+        ticket,
+    })
 }
 
 /// Persists a change, retrying with exponential backoff (capped at [`RETRY_CAP`]) for as long
@@ -210,7 +288,7 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn publish(self, tenant_id: TenantId, hub: &Addr<Hub>, telemetry: &Telemetry) {
+    fn publish(self, tenant_id: TenantId, hub: &Addr<Hub>, telemetry: &Telemetry, sla: &SlaHandle) {
         let send = |message: NocMessage| hub.do_send(message.to_event(tenant_id));
         if let Some(event) = self.counted {
             telemetry.alert_event(event);
@@ -224,13 +302,18 @@ impl Outcome {
             send(NocMessage::Alert { event, alert });
         }
         if let Some((ticket, event)) = self.ticket {
+            sla.touch(vec![ticket.id]);
             let event = if event == "created" {
                 telemetry.tickets_created.inc();
                 TicketEvent::Created
             } else {
                 TicketEvent::Updated
             };
-            send(NocMessage::Ticket { event, ticket });
+            send(NocMessage::Ticket {
+                event,
+                ticket,
+                sla: None,
+            });
         }
     }
 }
@@ -240,7 +323,11 @@ async fn persist(store: &Store, change: &AlertChange) -> Result<Outcome, Storage
     let outcome = match change.transition {
         Transition::Opened { severity, value } => {
             let facts = facts(change, severity, value);
-            let (alert, created) = alerts::open(&mut tx, &facts).await?;
+            let (mut alert, created) = alerts::open(&mut tx, &facts).await?;
+            if let (true, Some(window)) = (created, change.suppressed_by) {
+                // `ticket_if_due` below keeps the ticket it would open for the window's end.
+                alert = alerts::suppress(&mut tx, alert.id, window, None).await?;
+            }
             let (alert, ticket) = ticket_if_due(&mut tx, change, alert).await?;
             // The opening was announced as it happened (`AlertChange::announcement`); what
             // persisting adds is the ticket link, or the alert that was already firing.
@@ -306,9 +393,13 @@ async fn ticket_if_due(
     change: &AlertChange,
     alert: Alert,
 ) -> Result<(Alert, Option<(Ticket, &'static str)>), StorageError> {
-    let due =
-        change.source.auto_ticket() && alert.severity == "critical" && alert.ticket_id.is_none();
-    if !due {
+    if !ticket_due(change, &alert) {
+        return Ok((alert, None));
+    }
+    if alert.suppressed_by.is_some() {
+        // Under maintenance: the ticket waits for the window's end (if still firing then).
+        let priority = ticket_priority(change);
+        let alert = alerts::set_pending_ticket(tx, alert.id, &priority).await?;
         return Ok((alert, None));
     }
     // The same alert key firing again while its earlier ticket is open: a comment on that
@@ -323,13 +414,37 @@ async fn ticket_if_due(
         let ticket = tickets::by_id(tx, open.id).await?;
         return Ok((alert, Some((ticket, "updated"))));
     }
-    let priority = change
+    let priority = ticket_priority(change);
+    let (ticket, created) = open_ticket(tx, &alert, &change.device, priority).await?;
+    let alert = alerts::set_ticket(tx, alert.id, ticket.id).await?;
+    Ok((
+        alert,
+        Some((ticket, if created { "created" } else { "updated" })),
+    ))
+}
+
+/// Whether the alert is due a ticket: critical, `auto_ticket`, and none yet.
+fn ticket_due(change: &AlertChange, alert: &Alert) -> bool {
+    change.source.auto_ticket() && alert.severity == "critical" && alert.ticket_id.is_none()
+}
+
+fn ticket_priority(change: &AlertChange) -> String {
+    change
         .source
         .ticket_priority()
-        .unwrap_or_else(|| "critical".to_owned());
+        .unwrap_or_else(|| "critical".to_owned())
+}
+
+/// Opens (or finds) the ticket of an alert, assigned as the tenant's rule says.
+async fn open_ticket(
+    tx: &mut centinela_storage::PgConnection,
+    alert: &Alert,
+    device: &DeviceIdentity,
+    priority: String,
+) -> Result<(Ticket, bool), StorageError> {
     let new = NewTicket {
         tenant_id: alert.tenant_id,
-        site_id: Some(change.device.site_id),
+        site_id: Some(device.site_id),
         device_id: Some(alert.device_id),
         alert_id: Some(alert.id),
         source: "alert".into(),
@@ -338,7 +453,7 @@ async fn ticket_if_due(
             "{}\n\nAcción recomendada: {}",
             alert.description, alert.recommended_action
         ),
-        affected_person: change.device.name.clone(),
+        affected_person: device.name.clone(),
         priority,
         ..NewTicket::default()
     };
@@ -346,11 +461,7 @@ async fn ticket_if_due(
     if created {
         ticket = assignment::assign(tx, &ticket).await?;
     }
-    let alert = alerts::set_ticket(tx, alert.id, ticket.id).await?;
-    Ok((
-        alert,
-        Some((ticket, if created { "created" } else { "updated" })),
-    ))
+    Ok((ticket, created))
 }
 
 /// Adds an event to the alert's ticket, if it has one.

@@ -263,6 +263,8 @@ fn runtime_config(settings: &Settings) -> RuntimeConfig {
             max_series: settings.engine.max_series_per_device.max(1),
             max_firing: settings.engine.max_firing_alerts_per_device.max(1),
         },
+        sla: centinela_actors::sla::SlaConfig::default(),
+        clock: centinela_actors::clock::engine_clock(),
     }
 }
 
