@@ -27,6 +27,9 @@ pub struct AlertQuery {
     pub device_id: Option<Uuid>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// `true`: only alerts raised under a maintenance window (`suppressed_by` set); `false`:
+    /// only the others.
+    pub suppressed: Option<String>,
     /// `json` (default) or `csv` (every matching alert, streamed).
     pub format: Option<String>,
     pub limit: Option<i64>,
@@ -87,6 +90,17 @@ fn filter(caller: &Caller, q: &AlertQuery) -> Result<(AlertFilter, i64), ApiErro
         severity: enum_word::<Severity>("severity", q.severity.as_deref())?,
         from: optional_time("from", q.from.as_deref())?,
         to: optional_time("to", q.to.as_deref())?,
+        suppressed: match q.suppressed.as_deref() {
+            None | Some("") => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => {
+                return Err(ApiError::field(
+                    "suppressed",
+                    "suppressed must be true or false",
+                ));
+            }
+        },
         limit: page.fetch(),
         after: page.after,
     };

@@ -53,6 +53,7 @@ pub mod devices;
 pub mod error;
 pub mod fleet;
 pub mod log_rules;
+pub mod maintenance_windows;
 pub mod meta;
 pub mod noc;
 pub mod ops;

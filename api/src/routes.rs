@@ -12,9 +12,9 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::{
-    agents, alerts, audit, auth, device_logs, device_metrics, devices, fleet, log_rules, meta, noc,
-    ops, page, scripts, sites, sla_metrics, sla_policies, technician_assignments, tenants,
-    thresholds, ticket_categories, ticket_writes, tickets, users,
+    agents, alerts, audit, auth, device_logs, device_metrics, devices, fleet, log_rules,
+    maintenance_windows, meta, noc, ops, page, scripts, sites, sla_metrics, sla_policies,
+    technician_assignments, tenants, thresholds, ticket_categories, ticket_writes, tickets, users,
 };
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::cmp::Ordering;
@@ -617,6 +617,24 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Get, "/api/sla/metrics", "The helpdesk's SLA numbers over tickets created in [from, to), grouped (format=csv for one line per group)", sla_metrics::metrics)
             .query::<sla_metrics::MetricsQuery>()
             .ok::<sla_metrics::SlaMetrics>()
+            .errors(&[403]),
+        Endpoint::new(Get, "/api/maintenance-windows", "Maintenance windows the caller sees (staff; a client_admin its tenant's); upcoming=true for the running and future ones", maintenance_windows::list)
+            .query::<maintenance_windows::WindowQuery>()
+            .list::<maintenance_windows::WindowView>()
+            .errors(&[403]),
+        Endpoint::new(Post, "/api/maintenance-windows", "Plan a window on a tenant, site or device: one-off or recurring (weekly/monthly in a time zone); its alerts are suppressed and SLA clocks pause", maintenance_windows::create)
+            .body::<maintenance_windows::CreateWindowBody>()
+            .created::<maintenance_windows::WindowView>()
+            .errors(&[403, 409]),
+        Endpoint::new(Get, "/api/maintenance-windows/{id}", "One maintenance window", maintenance_windows::get)
+            .ok::<maintenance_windows::WindowView>()
+            .errors(&[403]),
+        Endpoint::new(Patch, "/api/maintenance-windows/{id}", "Change a window (end it early by moving ends_at)", maintenance_windows::patch)
+            .body::<maintenance_windows::PatchWindowBody>()
+            .ok::<maintenance_windows::WindowView>()
+            .errors(&[403]),
+        Endpoint::new(Delete, "/api/maintenance-windows/{id}", "Delete a window", maintenance_windows::delete)
+            .answers_raw(204, None, "Deleted")
             .errors(&[403]),
         Endpoint::new(Get, "/api/technician-assignments", "A tenant's ordered technician list", technician_assignments::list)
             .query::<technician_assignments::AssignmentQuery>()

@@ -172,7 +172,7 @@ pub async fn metrics(
             "group_by must be priority, technician or tenant",
         ));
     }
-    let now = Utc::now();
+    let now = state.runtime.now();
     let to = optional_time("to", query.to.as_deref())?.unwrap_or(now);
     let from = optional_time("from", query.from.as_deref())?.unwrap_or(to - Duration::days(30));
     if from >= to || to - from > Duration::days(MAX_DAYS) {

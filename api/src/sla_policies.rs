@@ -313,6 +313,7 @@ pub async fn apply(
     let details = json!({"version": newest.version, "tickets_moved": moved.len()});
     record(&mut tx, &caller, &newest, "sla_policy.apply", details).await?;
     commit(tx).await?;
+    state.runtime.sla_touch(moved.clone());
     tracing::info!(policy = %newest.id, version = newest.version, tickets = moved.len(), "SLA policy applied.");
     Ok(HttpResponse::Ok().json(Applied {
         policy: newest,

@@ -237,6 +237,7 @@ async fn new_ticket(
 
 /// Tells NOC sessions of the ticket's tenant about it.
 pub fn publish(state: &ApiState, ticket: &Ticket, event: &str) {
+    state.runtime.sla_touch(vec![ticket.id]);
     let json = json!({"type": "ticket", "event": event, "ticket": ticket}).to_string();
     state.runtime.hub().do_send(NocEvent {
         tenant_id: TenantId(ticket.tenant_id),
@@ -268,7 +269,7 @@ pub async fn create(
     sla::annotate(
         &mut tx,
         std::slice::from_mut(&mut ticket),
-        chrono::Utc::now(),
+        state.runtime.now(),
     )
     .await?;
     commit(tx).await?;
@@ -490,7 +491,7 @@ async fn respond_detail(
     ticket: &Ticket,
 ) -> Result<HttpResponse, ApiError> {
     let mut tx = state.store.begin(caller.scope()).await?;
-    let body = detail(&mut tx, caller, ticket).await?;
+    let body = detail(&mut tx, caller, ticket, state.runtime.now()).await?;
     commit(tx).await?;
     Ok(HttpResponse::Ok().json(ChangedTicket { ticket: body }))
 }
@@ -535,7 +536,7 @@ pub async fn comment(
     sla::annotate(
         &mut tx,
         std::slice::from_mut(&mut ticket),
-        chrono::Utc::now(),
+        state.runtime.now(),
     )
     .await?;
     commit(tx).await?;

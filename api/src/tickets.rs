@@ -102,7 +102,7 @@ pub async fn list(
     filter.after = page.after;
     let mut tx = state.store.begin(caller.scope()).await?;
     let mut all = tickets::list(&mut tx, &filter).await?;
-    centinela_storage::sla::annotate(&mut tx, &mut all, chrono::Utc::now()).await?;
+    centinela_storage::sla::annotate(&mut tx, &mut all, state.runtime.now()).await?;
     commit(tx).await?;
     Ok(page::respond(
         &req,
@@ -201,6 +201,9 @@ pub struct TicketDetail {
     pub ticket: Ticket,
     pub comments: Vec<tickets::Comment>,
     pub history: Vec<tickets::TicketEvent>,
+    /// The SLA steps fired on its clocks (warnings, breach, reminders), oldest first, with who
+    /// was to be told; staff and the tenant's client_admin only (empty for requesters).
+    pub sla_events: Vec<centinela_storage::sla::SlaEvent>,
 }
 
 /// The ticket with its `comments` and `history` as the caller may see them.
@@ -208,17 +211,23 @@ pub async fn detail(
     conn: &mut PgConnection,
     caller: &Caller,
     ticket: &Ticket,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<TicketDetail, ApiError> {
     let staff = caller.is_staff();
     let comments = tickets::comments(conn, ticket.id, staff).await?;
     let history = tickets::history(conn, ticket.id, staff).await?;
+    let sla_events = if caller.role == Role::Requester {
+        Vec::new()
+    } else {
+        centinela_storage::sla::events_of(conn, ticket.id).await?
+    };
     let mut ticket = ticket.clone();
-    centinela_storage::sla::annotate(conn, std::slice::from_mut(&mut ticket), chrono::Utc::now())
-        .await?;
+    centinela_storage::sla::annotate(conn, std::slice::from_mut(&mut ticket), now).await?;
     Ok(TicketDetail {
         ticket,
         comments,
         history,
+        sla_events,
     })
 }
 
@@ -230,7 +239,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let mut tx = state.store.begin(caller.scope()).await?;
     let ticket = visible_ticket(&mut tx, &caller, &id).await?;
-    let body = detail(&mut tx, &caller, &ticket).await?;
+    let body = detail(&mut tx, &caller, &ticket, state.runtime.now()).await?;
     commit(tx).await?;
     Ok(HttpResponse::Ok().json(body))
 }

@@ -59,6 +59,8 @@ struct Place {
     assignment: Uuid,
     /// The tenant's own SLA policy.
     policy: Uuid,
+    /// A maintenance window on the place's device.
+    window: Uuid,
 }
 
 /// An object made anew for each cell (the call changes or deletes it).
@@ -80,6 +82,8 @@ enum Fresh {
     Assignment,
     /// A tenant without an SLA policy of its own.
     Tenant,
+    /// A maintenance window on the place's device.
+    Window,
 }
 
 struct Row {
@@ -411,6 +415,22 @@ fn rows() -> Vec<Row> {
             .id(|p, _| uid(p.policy))
             .body(|_, _, _| Some(json!({"reminder_min": 30}))),
         row(Post, "/api/sla-policies/{id}/apply", msp_admin(200)).id(|p, _| uid(p.policy)),
+        // Maintenance windows: staff and the tenant's client_admin; requesters have none.
+        row(Get, "/api/maintenance-windows", requester(LIST_TENANT, [403; 3]))
+            .query(|p| format!("tenant_id={}", p.tenant))
+            .lists(|p| p.window),
+        row(Post, "/api/maintenance-windows", requester(write_tenant(201), [403; 3])).body(|p, _, _| {
+            Some(json!({"scope": "device", "scope_id": p.device, "description": "Mantenimiento semanal",
+                "recurrence": {"weekly": {"days": [7], "start": "02:00", "end": "04:00"}},
+                "timezone": "America/Tijuana"}))
+        }),
+        row(Get, "/api/maintenance-windows/{id}", requester(READ_TENANT, [403; 3])).id(|p, _| uid(p.window)),
+        row(Patch, "/api/maintenance-windows/{id}", requester(write_tenant(200), [403; 3]))
+            .id(|p, _| uid(p.window))
+            .body(|_, _, _| Some(json!({"description": "Cambio de UPS y baterías"}))),
+        row(Delete, "/api/maintenance-windows/{id}", requester(write_tenant(204), [403; 3]))
+            .fresh(Fresh::Window)
+            .id(|_, f| f["id"].as_str().unwrap().to_owned()),
         // The SLA numbers: a tenant's roles only for their tenant; requesters never.
         row(Get, "/api/sla/metrics", requester(READ_TENANT, [403; 3])).query(|p| format!("tenant_id={}", p.tenant)),
         // Users, targeting a requester of the place's site. Staff read every user; a
@@ -561,6 +581,15 @@ impl World {
             .clone()
     }
 
+    async fn new_window(&self, place: &Place) -> Value {
+        let starts = chrono::Utc::now() + chrono::Duration::days(1);
+        let body = json!({"scope": "device", "scope_id": place.device,
+            "description": "Cambio de UPS — sucursal Ñuñoa",
+            "starts_at": starts.to_rfc3339(), "ends_at": (starts + chrono::Duration::hours(2)).to_rfc3339()});
+        self.setup(Method::Post, "/api/maintenance-windows", body, 201)
+            .await
+    }
+
     async fn new_script(&self, tenant: Option<Uuid>) -> Value {
         let body = json!({"tenant_id": tenant, "name": format!("Diagnóstico {}", Uuid::new_v4()), "interpreter": "sh", "body": "uptime"});
         self.setup(Method::Post, "/api/scripts", body, 201).await
@@ -597,6 +626,7 @@ impl World {
             Fresh::Category => self.new_category(place.tenant).await,
             Fresh::Technician => self.new_technician().await,
             Fresh::Assignment => self.new_assignment(place.tenant).await,
+            Fresh::Window => self.new_window(place).await,
             Fresh::Tenant => {
                 let body =
                     json!({"name": format!("Cliente Ñandú {}", Uuid::new_v4()), "plan": "pro"});
@@ -679,6 +709,7 @@ async fn world() -> (World, centinela_storage::Store) {
         category: Uuid::nil(),
         assignment: Uuid::nil(),
         policy: Uuid::nil(),
+        window: Uuid::nil(),
     };
     let mut world = World {
         addr,
@@ -786,6 +817,10 @@ async fn world() -> (World, centinela_storage::Store) {
     world.places[1].category = world.places[0].category;
     world.places[1].assignment = world.places[0].assignment;
     world.places[1].policy = world.places[0].policy;
+    for i in 0..world.places.len() {
+        let window = world.new_window(&world.places[i]).await;
+        world.places[i].window = window["id"].as_str().unwrap().parse().unwrap();
+    }
     (world, store)
 }
 

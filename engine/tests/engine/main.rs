@@ -13,6 +13,7 @@ mod openapi;
 mod poison;
 mod routers;
 mod sessions;
+mod sla;
 
 use futures_util::StreamExt;
 use harness::{Engine, create_user, free_port};
