@@ -23,6 +23,8 @@ pub struct NocEvent {
     /// events about its own tickets.
     pub owner_id: Option<Uuid>,
     pub subscription_only: bool,
+    /// Not for requesters' sessions (SLA escalations: who is chased, and when).
+    pub not_for_requesters: bool,
     pub json: Arc<str>,
 }
 

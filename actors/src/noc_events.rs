@@ -134,6 +134,7 @@ impl NocMessage {
                 _ => None,
             },
             subscription_only: matches!(self, NocMessage::Metrics { .. }),
+            not_for_requesters: matches!(self, NocMessage::Ticket { sla: Some(_), .. }),
             json: self.to_json().into(),
         }
     }

@@ -387,6 +387,14 @@ impl Handler<NocEvent> for NocSession {
         if !self.devices.sees_event(event.device_id) && !self.own_site_or_ticket(&event) {
             return;
         }
+        if event.not_for_requesters
+            && self
+                .caller
+                .as_ref()
+                .is_none_or(|c| c.role == centinela_model::Role::Requester)
+        {
+            return;
+        }
         ctx.text(&*event.json);
     }
 }

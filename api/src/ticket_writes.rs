@@ -13,7 +13,7 @@ use crate::error::{ApiError, commit};
 use crate::state::ApiState;
 use crate::tickets::{detail, visible_ticket};
 use actix_web::{HttpResponse, web};
-use centinela_actors::NocEvent;
+use centinela_actors::{NocMessage, TicketEvent};
 use centinela_model::helpdesk::{self, MoveError, Mover};
 use centinela_model::{Role, Scope, TenantId, TicketPriority, TicketStatus};
 use centinela_storage::tickets::{self, Event, NewTicket, Ticket, TicketChange};
@@ -235,18 +235,22 @@ async fn new_ticket(
     })
 }
 
-/// Tells NOC sessions of the ticket's tenant about it.
+/// Tells NOC sessions of the ticket's tenant about it, and the SLA watcher that it changed.
 pub fn publish(state: &ApiState, ticket: &Ticket, event: &str) {
     state.runtime.sla_touch(vec![ticket.id]);
-    let json = json!({"type": "ticket", "event": event, "ticket": ticket}).to_string();
-    state.runtime.hub().do_send(NocEvent {
-        tenant_id: TenantId(ticket.tenant_id),
-        device_id: ticket.device_id,
-        site_id: ticket.site_id,
-        owner_id: ticket.created_by,
-        subscription_only: false,
-        json: json.into(),
-    });
+    let message = NocMessage::Ticket {
+        event: if event == "created" {
+            TicketEvent::Created
+        } else {
+            TicketEvent::Updated
+        },
+        ticket: ticket.clone(),
+        sla: None,
+    };
+    state
+        .runtime
+        .hub()
+        .do_send(message.to_event(TenantId(ticket.tenant_id)));
 }
 
 /// `POST /api/tickets` → 201 `{ticket}`.

@@ -95,58 +95,13 @@ pub async fn set_history_days_loaded(pool: &PgPool, days: u32) -> Result<()> {
     Ok(())
 }
 
-/// The legal profile of a demo tenant.
-#[derive(Debug, Clone)]
-pub struct TenantProfile {
-    pub legal_name: String,
-    pub rfc: String,
-    pub address: String,
-    pub city: String,
-    pub state: String,
-}
-
-pub async fn set_tenant_profile(
-    conn: &mut PgConnection,
-    tenant: Uuid,
-    p: &TenantProfile,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO demo_tenant_profiles (tenant_id, legal_name, rfc, address, city, state)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (tenant_id) DO UPDATE SET legal_name = $2, rfc = $3, address = $4,
-             city = $5, state = $6",
-    )
-    .bind(tenant)
-    .bind(&p.legal_name)
-    .bind(&p.rfc)
-    .bind(&p.address)
-    .bind(&p.city)
-    .bind(&p.state)
-    .execute(conn)
-    .await
-    .map_err(crate::StorageError::classify)?;
-    Ok(())
-}
-
-/// Profiles of the demo tenants, by legal name.
-pub async fn tenant_profiles(conn: &mut PgConnection) -> Result<Vec<TenantProfileRow>> {
+/// The MSP-wide root categories by name (demo tickets are filed under them).
+pub async fn default_categories(conn: &mut PgConnection) -> Result<Vec<(Uuid, String)>> {
     Ok(sqlx::query_as(
-        "SELECT tenant_id, legal_name, rfc, address, city, state FROM demo_tenant_profiles
-         ORDER BY legal_name",
+        "SELECT id, name FROM ticket_categories WHERE tenant_id IS NULL AND parent_id IS NULL",
     )
     .fetch_all(conn)
     .await?)
-}
-
-/// A stored profile row.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TenantProfileRow {
-    pub tenant_id: Uuid,
-    pub legal_name: String,
-    pub rfc: String,
-    pub address: String,
-    pub city: String,
-    pub state: String,
 }
 
 /// Places a seeded ticket in its story: created `created_at` by `created_by` (a requester on

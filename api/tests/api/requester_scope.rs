@@ -139,6 +139,7 @@ fn event(tenant: Uuid, device: Option<Uuid>, tag: &str, subscription_only: bool)
         site_id: None,
         owner_id: None,
         subscription_only,
+        not_for_requesters: false,
         json: json!({"type": "alert", "event": "opened", "tag": tag})
             .to_string()
             .into(),

@@ -216,6 +216,7 @@ async fn logout_closes_the_sessions_noc_sockets_and_all_ends_every_session() {
         site_id: None,
         owner_id: None,
         subscription_only: false,
+        not_for_requesters: false,
         json: json!({"type": "alert", "event": "opened", "alert": {}})
             .to_string()
             .into(),

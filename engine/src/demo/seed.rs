@@ -7,13 +7,14 @@ use super::data::{self, ACCOUNTS, RouterScenario, TENANTS, TICKET_PATHS, TICKET_
 use anyhow::{Context, Result};
 use centinela_api::CredentialSealer;
 use centinela_model::Scope;
+use centinela_model::maintenance::RecurrenceSpec;
 use centinela_storage::alerts::{self, AlertFacts};
-use centinela_storage::demo::{self, TenantProfile};
+use centinela_storage::demo;
 use centinela_storage::routers::{self, RouterTarget, TargetChange};
 use centinela_storage::sites::{self, NewSite};
 use centinela_storage::thresholds::{self, ThresholdInput};
 use centinela_storage::tickets::{self, NewTicket};
-use centinela_storage::{PgConnection, Store, devices, tenants, users};
+use centinela_storage::{PgConnection, Store, devices, maintenance, tenants, users};
 use chrono::{Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -128,14 +129,20 @@ async fn seed_tenant(
     if spec.suspended {
         tenants::update(tx, tenant.id, None, Some("suspended")).await?;
     }
-    let profile = TenantProfile {
-        legal_name: spec.legal_name.into(),
-        rfc: spec.rfc.into(),
-        address: spec.address.into(),
-        city: spec.city.into(),
-        state: spec.state.into(),
+    // The legal profile of seed 000, in the tenant's own profile columns (as the API shows it).
+    let head_office = spec.sites.first();
+    let profile = tenants::TenantChange {
+        legal_name: Some(spec.legal_name.into()),
+        rfc: Some(spec.rfc.into()),
+        address: Some(spec.address.into()),
+        city: Some(spec.city.into()),
+        state: Some(spec.state.into()),
+        zip: head_office.map(|s| s.zip.to_owned()),
+        lat: head_office.map(|s| s.lat),
+        lon: head_office.map(|s| s.lon),
+        ..tenants::TenantChange::default()
     };
-    demo::set_tenant_profile(tx, tenant.id, &profile).await?;
+    tenants::change(tx, tenant.id, &profile).await?;
     world.tenants.push(tenant.id);
     seed_thresholds(tx, tenant.id).await?;
     let since = Utc::now() - Duration::days(45);
@@ -177,6 +184,26 @@ async fn seed_tenant(
                 last_log_id: None,
             };
             routers::insert(tx, &target).await?;
+        }
+        if index == 1 && world.sites.iter().filter(|s| s.0 == index).count() == 1 {
+            // A weekly maintenance window at the tenant's first site (alerts raised during it
+            // are suppressed, ticket clocks pause).
+            let window = maintenance::NewWindow {
+                tenant_id: tenant.id,
+                scope: "site".into(),
+                scope_id: site.id,
+                description: "Respaldo y reinicio programado del servidor".into(),
+                starts_at: None,
+                ends_at: None,
+                recurrence: Some(RecurrenceSpec::Weekly {
+                    days: vec![7],
+                    start: "02:00".into(),
+                    end: "04:00".into(),
+                }),
+                timezone: "America/Mexico_City".into(),
+                created_by: None,
+            };
+            maintenance::insert(tx, &window).await?;
         }
     }
     Ok(())
@@ -268,6 +295,7 @@ async fn seed_alert_history(tx: &mut PgConnection, world: &World, rng: &mut StdR
 async fn seed_tickets(tx: &mut PgConnection, world: &World, rng: &mut StdRng) -> Result<()> {
     let sources = ["portal", "email", "api", "portal", "agent"];
     let priorities = ["low", "medium", "high", "critical", "medium"];
+    let categories = demo::default_categories(tx).await?;
     for i in 0..data::TICKETS {
         let (requester_id, requester, tenant_index) = &world.requesters[i % world.requesters.len()];
         // The requester's own site, so that their portal shows the tickets they opened.
@@ -293,7 +321,11 @@ async fn seed_tickets(tx: &mut PgConnection, world: &World, rng: &mut StdRng) ->
             affected_person: requester.clone(),
             affected_person_contact: format!("ext. {}", 200 + i),
             priority: priorities[i % priorities.len()].into(),
-            category: Some(category.into()),
+            category: Some(category_name(category).into()),
+            category_id: categories
+                .iter()
+                .find(|(_, name)| name == category_name(category))
+                .map(|(id, _)| *id),
             ..NewTicket::default()
         };
         let (ticket, _) = tickets::create(tx, &new).await?;
@@ -307,6 +339,17 @@ async fn seed_tickets(tx: &mut PgConnection, world: &World, rng: &mut StdRng) ->
         demo::place_ticket(tx, &ticket, Utc::now() - age, path, technician, opened_by).await?;
     }
     Ok(())
+}
+
+/// The MSP-wide category a demo ticket's topic is filed under (the migration's default set).
+fn category_name(topic: &str) -> &'static str {
+    match topic {
+        "hardware" => "Hardware",
+        "correo" => "Correo electrónico",
+        "cuentas" => "Cuentas y accesos",
+        "red" => "Red",
+        _ => "Software",
+    }
 }
 
 /// Points every router at its simulator's port (they change at every start).

@@ -161,6 +161,21 @@ async fn sla_steps_fire_once_each_and_resume_after_a_restart() {
     .await;
     assert_eq!(s, StatusCode::CREATED, "{policy}");
 
+    // A requester of the site sees the ticket's events, but not its escalations.
+    let (s, requester) = call(
+        &http,
+        &engine,
+        &admin,
+        "POST",
+        "/api/users",
+        Some(json!({"email": "begona@clinica.test", "name": "Begoña Núñez", "role": "requester",
+                    "tenant_id": fleet.tenant, "site_ids": [site], "password": "Solicit4nte-secret!"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{requester}");
+    let requester = login(&http, &engine, "begona@clinica.test", "Solicit4nte-secret!").await;
+    let mut requester_noc = super::noc(&engine, &requester).await;
+
     let mut noc = super::noc(&engine, &admin).await;
     let ticket = open_ticket(&http, &engine, &admin, &fleet.tenant, &site, None).await;
     let id = ticket["id"].as_str().unwrap().to_owned();
@@ -177,6 +192,13 @@ async fn sla_steps_fire_once_each_and_resume_after_a_restart() {
     assert_eq!(warning["ticket"]["id"], json!(id));
     assert_eq!(warning["sla"]["notify"], json!([technician]), "{warning}");
     quiet(&mut noc, Duration::from_secs(3)).await;
+    let created = next_matching(&mut requester_noc, Duration::from_secs(2), |v| {
+        v["type"] == "ticket" && v["event"] == "created"
+    })
+    .await;
+    assert!(created.is_some(), "the requester sees its site's ticket");
+    quiet(&mut requester_noc, Duration::from_secs(1)).await;
+    drop(requester_noc);
 
     // Past 10 minutes: breached, told to the assignee and the admins.
     set_clock(&clock, 10.5);
