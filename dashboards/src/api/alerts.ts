@@ -1,14 +1,15 @@
 import { call, http } from "./client";
 import type { Alert, AlertStatus } from "./types";
 
-/** Open alerts (firing or not yet resolved), critical first; every page. */
+/** Alerts the wall shows: not yet resolved, and resolved ones still firing; every page. */
 export async function listOpenAlerts(query: { device_id?: string } = {}): Promise<Alert[]> {
   const out: Alert[] = [];
-  for (const status of ["open", "in_progress"] as const) {
+  const wanted = [{ status: "open" }, { status: "in_progress" }, { status: "resolved", state: "firing" }];
+  for (const filter of wanted) {
     let cursor: string | undefined;
     do {
       const { data, error, response } = await http.GET("/api/alerts", {
-        params: { query: { ...query, status, limit: 1000, cursor } },
+        params: { query: { ...query, ...filter, limit: 1000, cursor } },
       });
       out.push(...(await call(async () => ({ data, error, response }))));
       cursor = response.headers.get("X-Next-Cursor") ?? undefined;

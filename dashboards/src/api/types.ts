@@ -102,6 +102,8 @@ export interface Alert {
   acked_at?: string | null;
   ticket_id: Uuid | null;
   updated_at?: string;
+  /** Raised while a maintenance window covered the device: visible, no ticket. */
+  suppressed_by?: { kind: "maintenance"; id: Uuid } | null;
 }
 
 export interface MetricPoint {
@@ -147,10 +149,30 @@ export interface Ticket {
   affected_person_contact?: string;
   response_due_at: string | null;
   resolution_due_at: string | null;
+  /** Business minutes left on each clock (negative once over); null without a policy. */
+  response_remaining_min?: number | null;
+  resolution_remaining_min?: number | null;
+  /** Both clocks stopped for now (waiting on the customer, or a maintenance window). */
+  sla_paused?: boolean;
+  sla_policy_version?: number | null;
   created_at: string;
   updated_at?: string;
   comments?: TicketComment[];
   history?: TicketEvent[];
+  sla_events?: SlaStep[];
+}
+
+/** An SLA escalation step fired on one of a ticket's clocks. */
+export interface SlaStep {
+  clock: "response" | "resolution";
+  step: "warning" | "breached" | "reminder";
+  seq: number;
+  priority: TicketPriority;
+  target_min: number;
+  used_min: number;
+  due_at: string | null;
+  fired_at: string;
+  notify: Uuid[];
 }
 
 /** One entry of a ticket's append-only history (internal ones only reach staff). */

@@ -19,8 +19,12 @@ export function snapshot(devices: Device[], alerts: Alert[], tickets: Ticket[]):
   };
 }
 
-/** An alert stays on the wall until it is resolved (a cleared one still needs a person). */
-export const isOpen = (a: Alert) => a.status !== "resolved";
+/** An alert stays on the wall until it is resolved (a cleared one still needs a person); one
+ * resolved while its condition still fires stays too, marked, so nobody believes it is over. */
+export const isOpen = (a: Alert) => a.status !== "resolved" || a.state === "firing";
+
+/** Resolved by a person while the engine still sees the condition. */
+export const resolvedButFiring = (a: Alert) => a.status === "resolved" && a.state === "firing";
 
 /** Applies a batch; maps are copied once per batch and only when the batch touches them. */
 export function applyEvents(state: WallState, events: readonly NocEvent[]): WallState {
@@ -93,7 +97,7 @@ export function kpis(state: WallState, now: number): Kpis {
   const devices: Record<Light, number> = { green: 0, yellow: 0, red: 0, grey: 0 };
   for (const d of state.devices.values()) devices[light(d)]++;
   const alerts = { critical: 0, warning: 0 };
-  for (const a of state.alerts.values()) alerts[a.severity]++;
+  for (const a of state.alerts.values()) if (a.status !== "resolved") alerts[a.severity]++;
   let ticketsOpen = 0;
   let ticketsOverdue = 0;
   for (const t of state.tickets.values()) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseFrame, type NocEvent } from "../../src/live/events";
-import { applyEvents, kpis, light, snapshot, sortAlerts } from "../../src/state/wall";
+import { applyEvents, kpis, light, resolvedButFiring, snapshot, sortAlerts } from "../../src/state/wall";
 import { alert, device, frames, ticket } from "../fixtures/noc";
 
 const ev = (text: string) => parseFrame(text) as NocEvent;
@@ -30,8 +30,18 @@ describe("applyEvents", () => {
     const s0 = snapshot([], [alert("a1")], []);
     const cleared = applyEvents(s0, [{ type: "alert", event: "cleared", alert: alert("a1", { state: "cleared", updated_at: "2026-12-02T21:20:00Z" }) }]);
     expect(cleared.alerts.get("a1")?.state).toBe("cleared");
-    const resolved = applyEvents(cleared, [{ type: "alert", event: "resolved", alert: alert("a1", { status: "resolved", updated_at: "2026-12-02T21:21:00Z" }) }]);
+    const resolved = applyEvents(cleared, [{ type: "alert", event: "resolved", alert: alert("a1", { state: "cleared", status: "resolved", updated_at: "2026-12-02T21:21:00Z" }) }]);
     expect(resolved.alerts.has("a1")).toBe(false);
+  });
+
+  it("keeps an alert resolved while still firing, marked and out of the KPI count", () => {
+    const s0 = snapshot([], [alert("a1")], []);
+    const s1 = applyEvents(s0, [{ type: "alert", event: "resolved", alert: alert("a1", { status: "resolved", updated_at: "2026-12-02T21:21:00Z" }) }]);
+    const kept = s1.alerts.get("a1");
+    expect(kept && resolvedButFiring(kept)).toBe(true);
+    expect(kpis(s1, Date.parse("2026-12-02T22:00:00Z")).alerts).toEqual({ critical: 0, warning: 0 });
+    const s2 = applyEvents(s1, [{ type: "alert", event: "cleared", alert: alert("a1", { state: "cleared", status: "resolved", updated_at: "2026-12-02T21:22:00Z" }) }]);
+    expect(s2.alerts.has("a1")).toBe(false);
   });
 
   it("never lets an older copy of an alert overwrite a newer one", () => {

@@ -3,6 +3,7 @@ import { ApiError } from "../../api/client";
 import { changeTicket, commentTicket, getTicket, listTechnicians, moveTicket } from "../../api/tickets";
 import type { Ticket, TicketEvent, TicketPriority, TicketStatus } from "../../api/types";
 import { eventKindLabel, priorityLabel, t, ticketStatusLabel } from "../../i18n/es-MX";
+import { slaCell, slaStepText } from "./sla";
 import { formatDateTime } from "../../i18n/format";
 import { canWrite, isStaff, timeZone, user } from "../../state/session";
 import { movesFor } from "./moves";
@@ -93,6 +94,18 @@ export function TicketDetail({ id }: { id: string }) {
             <dd>{formatDateTime(ticket.resolution_due_at, zone)}</dd>
           </>
         )}
+        {(() => {
+          const sla = slaCell(ticket);
+          return sla.tone === "none" ? null : (
+            <>
+              <dt>{t("slaLeft")}</dt>
+              <dd class={`sla sla-${sla.tone}`} data-testid="ticket-detail-sla">
+                {sla.text}
+                {ticket.sla_policy_version != null && <span class="muted"> · {t("slaPolicy")} v{ticket.sla_policy_version}</span>}
+              </dd>
+            </>
+          );
+        })()}
       </dl>
       <p class="ticket-description">{ticket.description}</p>
       {moves.length > 0 && (
@@ -173,6 +186,19 @@ export function TicketDetail({ id }: { id: string }) {
         )}
         {error && <p class="error" role="alert">{error}</p>}
       </section>
+      {(ticket.sla_events ?? []).length > 0 && (
+        <section class="panel">
+          <h2>{t("slaSteps")}</h2>
+          <ol class="history" data-testid="ticket-sla-steps">
+            {(ticket.sla_events ?? []).map((s, i) => (
+              <li key={i} class={`sla-step sla-${s.step}`}>
+                <span class="muted">{formatDateTime(s.fired_at, zone)}</span> · {slaStepText(s)} ·{" "}
+                {t("slaNotified")}: {s.notify.map(nameOf).join(", ") || "—"}
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
       {history.length > 0 && (
         <section class="panel">
           <h2>{t("history")}</h2>

@@ -5,6 +5,7 @@ import { priorityLabel, t, ticketStatusLabel } from "../../i18n/es-MX";
 import { formatDateTime } from "../../i18n/format";
 import { now } from "../../state/clock";
 import { canWrite, timeZone } from "../../state/session";
+import { slaCell } from "./sla";
 
 export function TicketList() {
   const [tickets, setTickets] = useState<Ticket[] | null>(null);
@@ -45,11 +46,13 @@ export function TicketList() {
               <th>{t("priority")}</th>
               <th>{t("status")}</th>
               <th>{t("dueAt")}</th>
+              <th>{t("slaLeft")}</th>
             </tr>
           </thead>
           <tbody>
             {tickets.map((tk) => {
               const overdue = tk.resolution_due_at && new Date(tk.resolution_due_at).getTime() < now.value;
+              const sla = slaCell(tk);
               return (
                 <tr key={tk.id} data-testid="ticket-row">
                   <td><a href={`#/tickets/${tk.number}`}>{tk.number}</a></td>
@@ -58,6 +61,7 @@ export function TicketList() {
                   <td class={`prio-${tk.priority}`}>{priorityLabel[tk.priority]}</td>
                   <td>{ticketStatusLabel[tk.status]}</td>
                   <td class={overdue ? "overdue" : ""}>{tk.resolution_due_at ? formatDateTime(tk.resolution_due_at, zone) : "—"}</td>
+                  <td class={`sla sla-${sla.tone}`} data-testid="ticket-sla">{sla.text}</td>
                 </tr>
               );
             })}

@@ -7,6 +7,7 @@ import { formatAgo, formatMetric } from "../../i18n/format";
 import { now } from "../../state/clock";
 import { canActOnAlerts, user } from "../../state/session";
 import { sortedAlerts, wall } from "../../state/store";
+import { resolvedButFiring } from "../../state/wall";
 import { Modal } from "../../ui/Modal";
 import { VirtualRows } from "../../ui/VirtualRows";
 
@@ -41,6 +42,16 @@ function AlertRow({ alert }: { alert: Alert }) {
       <header>
         <span class={`badge sev-${alert.severity}`}>{alert.severity === "critical" ? t("critical") : t("warning")}</span>
         <strong class="alert-title">{alert.title}</strong>
+        {resolvedButFiring(alert) && (
+          <span class="badge still-firing" data-testid="alert-still-firing" title={t("stillFiringHint")}>
+            {t("stillFiring")}
+          </span>
+        )}
+        {alert.suppressed_by && (
+          <span class="badge maintenance" data-testid="alert-maintenance" title={t("maintenanceHint")}>
+            {t("inMaintenance")}
+          </span>
+        )}
         <span class="muted">{formatAgo(alert.opened_at, now.value)}</span>
       </header>
       <p class="muted">
@@ -61,7 +72,9 @@ function AlertRow({ alert }: { alert: Alert }) {
           {alert.status === "open" && (
             <button onClick={() => act(() => setAlertStatus(alert.id, "in_progress"))}>{t("take")}</button>
           )}
-          <button class="primary" onClick={() => setResolving(true)}>{t("resolve")}</button>
+          {alert.status !== "resolved" && (
+            <button class="primary" onClick={() => setResolving(true)}>{t("resolve")}</button>
+          )}
         </div>
       )}
       {error && <p class="error">{error}</p>}
