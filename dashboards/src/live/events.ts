@@ -1,12 +1,14 @@
 // The typed union of what `/ws/noc` sends (docs/api.md), and a parser that keeps only what it
 // recognises: an unknown or malformed frame is dropped, never thrown into the render loop.
-import type { Alert, Health, Ticket } from "../api/types";
+import type { Alert, Health, SlaStep, Ticket } from "../api/types";
 
 export type NocEvent =
   | { type: "alert"; event: "opened" | "updated" | "cleared" | "resolved"; alert: Alert }
   | { type: "device"; event: "health"; device_id: string; tenant_id?: string; health: Health }
   | { type: "device"; event: "online" | "offline"; device_id: string; tenant_id?: string }
   | { type: "ticket"; event: "created" | "updated"; ticket: Ticket }
+  /** An SLA step: the ticket with its clocks, and the step that fired. */
+  | { type: "ticket"; event: "sla_warning" | "sla_breached"; ticket: Ticket; sla: SlaStep }
   | { type: "metrics"; device_id: string; ts: string; values: Record<string, number> };
 
 export type ControlMessage =
