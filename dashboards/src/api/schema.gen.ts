@@ -327,6 +327,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/maintenance-windows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Maintenance windows the caller sees (staff; a client_admin its tenant's); upcoming=true for the running and future ones */
+        get: operations["get_api_maintenance_windows"];
+        put?: never;
+        /** Plan a window on a tenant, site or device: one-off or recurring (weekly/monthly in a time zone); its alerts are suppressed and SLA clocks pause */
+        post: operations["post_api_maintenance_windows"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/maintenance-windows/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One maintenance window */
+        get: operations["get_api_maintenance_windows_id"];
+        put?: never;
+        post?: never;
+        /** Delete a window */
+        delete: operations["delete_api_maintenance_windows_id"];
+        options?: never;
+        head?: never;
+        /** Change a window (end it early by moving ends_at) */
+        patch: operations["patch_api_maintenance_windows_id"];
+        trace?: never;
+    };
     "/api/meta": {
         parameters: {
             query?: never;
@@ -926,6 +963,7 @@ export interface components {
             severity: string;
             state: string;
             status: string;
+            suppressed_by?: components["schemas"]["Suppression"] | null;
             /** Format: uuid */
             tenant_id: string;
             /** Format: double */
@@ -1108,6 +1146,22 @@ export interface components {
              * @description Defaults to the caller's tenant for tenant roles; required for staff.
              */
             tenant_id?: string | null;
+        };
+        /**
+         * @description `POST /api/maintenance-windows` body: a one-off window (`starts_at`, `ends_at`) or a
+         *     recurring one (`recurrence`, `timezone`).
+         */
+        CreateWindowBody: {
+            description: string;
+            ends_at?: string | null;
+            recurrence?: components["schemas"]["RecurrenceSpec"] | null;
+            /** @description `tenant`, `site` or `device`. */
+            scope: string;
+            /** Format: uuid */
+            scope_id: string;
+            starts_at?: string | null;
+            /** @description IANA zone of the recurrence's local times (default America/Mexico_City). */
+            timezone?: string | null;
         };
         /** @description The answer of `POST /api/technician-assignments`. */
         CreatedAssignment: {
@@ -1484,6 +1538,17 @@ export interface components {
             role?: string | null;
             site_ids?: string[] | null;
         };
+        /**
+         * @description `PATCH /api/maintenance-windows/{id}` body: the fields to change (a one-off window ends
+         *     early by moving `ends_at`).
+         */
+        PatchWindowBody: {
+            description?: string | null;
+            ends_at?: string | null;
+            recurrence?: components["schemas"]["RecurrenceSpec"] | null;
+            starts_at?: string | null;
+            timezone?: string | null;
+        };
         /** @description One raw point. */
         Point: {
             /** Format: date-time */
@@ -1539,6 +1604,25 @@ export interface components {
             database: boolean;
             /** @description `ready`. */
             status: string;
+        };
+        /** @description A recurrence as written by a client. */
+        RecurrenceSpec: {
+            weekly: {
+                /** @description ISO weekdays, 1 = Monday … 7 = Sunday. */
+                days: number[];
+                end: string;
+                start: string;
+            };
+        } | {
+            monthly: {
+                /**
+                 * Format: int32
+                 * @description 1–31; past the month's end means its last day.
+                 */
+                day: number;
+                end: string;
+                start: string;
+            };
         };
         /** @description `POST /api/auth/refresh` body. */
         RefreshBody: {
@@ -1657,6 +1741,35 @@ export interface components {
             tenant_id: string;
             zip?: string | null;
         };
+        /** @description A stored escalation step. */
+        SlaEvent: {
+            /** @description `response` or `resolution`. */
+            clock: string;
+            /** Format: date-time */
+            due_at?: string | null;
+            /** Format: date-time */
+            fired_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description Who should be told (the assignee; for a breach and its reminders, also the admins). */
+            notify: string[];
+            priority: string;
+            /**
+             * Format: int32
+             * @description The reminder's number; 0 for the warning and the breach.
+             */
+            seq: number;
+            /** @description `warning`, `breached` or `reminder`. */
+            step: string;
+            /** Format: int32 */
+            target_min: number;
+            /** Format: uuid */
+            tenant_id: string;
+            /** Format: uuid */
+            ticket_id: string;
+            /** Format: int32 */
+            used_min: number;
+        };
         /** @description The answer. */
         SlaMetrics: {
             /** Format: int64 */
@@ -1697,6 +1810,12 @@ export interface components {
             status: string;
             /** Format: uuid */
             tenant_id: string;
+        };
+        /** @description What suppresses an alert: `{"kind": "maintenance", "id": <window id>}`. */
+        Suppression: {
+            /** Format: uuid */
+            id: string;
+            kind: string;
         };
         /** @description Response and resolution targets of one priority, in business minutes. */
         Target: {
@@ -1867,6 +1986,11 @@ export interface components {
         TicketDetail: components["schemas"]["Ticket"] & {
             comments: components["schemas"]["Comment"][];
             history: components["schemas"]["TicketEvent"][];
+            /**
+             * @description The SLA steps fired on its clocks (warnings, breach, reminders), oldest first, with who
+             *     was to be told; staff and the tenant's client_admin only (empty for requesters).
+             */
+            sla_events: components["schemas"]["SlaEvent"][];
         };
         TicketEvent: {
             /** Format: uuid */
@@ -1920,6 +2044,46 @@ export interface components {
             /** Format: uuid */
             tenant_id: string;
         }[];
+        /** @description A stored window. */
+        Window: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            created_by?: string | null;
+            description: string;
+            /** Format: date-time */
+            ends_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            recurrence?: components["schemas"]["RecurrenceSpec"] | null;
+            /** @description `tenant`, `site` or `device`. */
+            scope: string;
+            /** Format: uuid */
+            scope_id: string;
+            /**
+             * Format: date-time
+             * @description One-off windows: the span. `null` for recurring ones.
+             */
+            starts_at?: string | null;
+            /** Format: uuid */
+            tenant_id: string;
+            /** @description The zone a recurrence's local times are in. */
+            timezone: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description A window with where it stands now. */
+        WindowView: components["schemas"]["Window"] & {
+            /** @description A window covers its scope right now. */
+            active: boolean;
+            /** Format: date-time */
+            next_ends_at?: string | null;
+            /**
+             * Format: date-time
+             * @description The occurrence running now, or the next one (`null`: none within 62 days).
+             */
+            next_starts_at?: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -2040,6 +2204,11 @@ export interface operations {
                 device_id?: string;
                 from?: string;
                 to?: string;
+                /**
+                 * @description `true`: only alerts raised under a maintenance window (`suppressed_by` set); `false`:
+                 *     only the others.
+                 */
+                suppressed?: string;
                 /** @description `json` (default) or `csv` (every matching alert, streamed). */
                 format?: string;
                 limit?: number;
@@ -3123,6 +3292,295 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_maintenance_windows: {
+        parameters: {
+            query?: {
+                tenant_id?: string;
+                /** @description `true`: only windows running now or still to come (soonest first). */
+                upcoming?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list */
+            200: {
+                headers: {
+                    Link?: string;
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WindowView"][];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_maintenance_windows: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWindowBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WindowView"];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A duplicate or a concurrent change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_maintenance_windows_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WindowView"];
+                };
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_api_maintenance_windows_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `field` names the offending field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this, or its tenant is suspended */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_api_maintenance_windows_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchWindowBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WindowView"];
+                };
             };
             /** @description Invalid input; `field` names the offending field */
             400: {

@@ -90,11 +90,19 @@ describe("dashboard in Chromium", { concurrency: false }, () => {
     await second.locator('[data-testid=alert-row][data-status="in_progress"]', { hasText: "PC-Admisión" }).waitFor({ timeout: 10_000 });
     assert.equal(await rowOnSecond.getByTestId("alert-status").innerText(), "En atención");
 
-    // Resolve with a comment in the second browser: it leaves both walls.
+    // Resolve with a comment in the second browser while the CPU is still high: it stays on both
+    // walls, marked as resolved but still firing, with no more actions to take.
     await rowOnSecond.getByRole("button", { name: "Resolver" }).click();
     await second.getByTestId("resolve-modal").getByLabel("Comentario").fill("Proceso de respaldo reiniciado; CPU normal.");
     await second.getByTestId("resolve-modal").getByRole("button", { name: "Resolver" }).click();
+    await row.getByTestId("alert-still-firing").waitFor({ timeout: 10_000 });
+    await rowOnSecond.getByTestId("alert-still-firing").waitFor({ timeout: 10_000 });
+    assert.equal(await row.getByRole("button", { name: "Resolver" }).count(), 0);
+    await shot(noc, "03b-wall-resolved-still-firing.png");
+    // The CPU comes back down: the alert clears and leaves both walls.
+    publishTelemetry(creds, { "cpu.usage_pct": 12.0, "mem.used_pct": 41 });
     await row.waitFor({ state: "detached", timeout: 10_000 });
+    await rowOnSecond.waitFor({ state: "detached", timeout: 10_000 });
     await noc.context().close();
     await second.context().close();
   });

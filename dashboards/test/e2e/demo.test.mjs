@@ -84,11 +84,20 @@ describe("the demo in Chromium", { concurrency: false }, () => {
     await page.getByRole("link", { name: "Tickets" }).click();
     await page.getByTestId("ticket-row").first().waitFor({ timeout: 10_000 });
     assert.ok((await page.getByTestId("ticket-row").count()) >= 60, "the 60 seeded tickets are listed");
+    // Every open ticket shows its SLA clock (business time left, paused or overdue).
+    const slaCells = await page.getByTestId("ticket-sla").allInnerTexts();
+    assert.ok(slaCells.some((c) => /^(Respuesta|Resolución): /.test(c)), `SLA cells: ${slaCells.slice(0, 8)}`);
+    assert.ok(slaCells.some((c) => c.includes("vencido")), "some seeded tickets are overdue");
+    await shot(page, "demo-03a-tickets-sla.png");
     await page.getByLabel("Estado").selectOption("waiting_customer");
     await page.waitForFunction(
       () => [...document.querySelectorAll("[data-testid=ticket-row]")].every((r) => r.textContent.includes("Esperando al cliente")),
       null,
       { timeout: 10_000 },
+    );
+    assert.ok(
+      (await page.getByTestId("ticket-sla").allInnerTexts()).every((c) => c === "En pausa"),
+      "waiting on the customer pauses the clocks",
     );
     await shot(page, "demo-03-tickets.png");
     await page.context().close();

@@ -51,7 +51,8 @@ export function TicketList() {
           </thead>
           <tbody>
             {tickets.map((tk) => {
-              const overdue = tk.resolution_due_at && new Date(tk.resolution_due_at).getTime() < now.value;
+              const ended = tk.status === "resolved" || tk.status === "closed" || tk.status === "cancelled";
+              const overdue = !ended && tk.resolution_due_at && new Date(tk.resolution_due_at).getTime() < now.value;
               const sla = slaCell(tk);
               return (
                 <tr key={tk.id} data-testid="ticket-row">
