@@ -20,3 +20,6 @@ export const listTechnicians = () =>
   call(() => http.GET("/api/users", { params: { query: { active: true, limit: 500 } } })).then((users) =>
     users.filter((u) => u.role === "technician" || u.role === "admin"),
   );
+/** The helpdesk's SLA numbers over the tickets created in the last 30 days (staff, client_admin). */
+export const slaMetrics = (tenant_id?: string) =>
+  call(() => http.GET("/api/sla/metrics", { params: { query: { tenant_id } } }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SlaStep, Ticket } from "../../src/api/types";
-import { formatMinutes, slaCell, slaStepText } from "../../src/features/tickets/sla";
+import { formatMinutes, slaCell, slaStepText, slaSummary } from "../../src/features/tickets/sla";
 
 const base = {
   id: "t", number: "TKT-000001", tenant_id: "a", site_id: "s", device_id: null, alert_id: null,
@@ -38,5 +38,23 @@ describe("SLA cells", () => {
       used_min: 600, due_at: null, fired_at: "2026-12-07T15:00:00Z", notify: [] };
     expect(slaStepText(step)).toBe("Resolución · Recordatorio 2");
     expect(slaStepText({ ...step, clock: "response", step: "breached", seq: 0 })).toBe("Respuesta · Incumplido");
+  });
+});
+
+describe("SLA summary", () => {
+  it("shows shares, breaches and the mean resolution", () => {
+    const rows = slaSummary({
+      tickets: 40,
+      escalations: 6,
+      response: { met_pct: 91.7, breached: 2, mean_min: 18 },
+      resolution: { met_pct: null, breached: 4, mean_min: 200 },
+    });
+    expect(rows).toEqual([
+      ["Tickets (30 días)", "40"],
+      ["Respuesta a tiempo", "92 %"],
+      ["Resolución a tiempo", "—"],
+      ["Incumplidos", "6"],
+      ["Resolución promedio", "3 h 20 min"],
+    ]);
   });
 });

@@ -1,11 +1,33 @@
 import { useEffect, useState } from "preact/hooks";
-import { listTickets } from "../../api/tickets";
+import { listTickets, slaMetrics } from "../../api/tickets";
 import type { Ticket } from "../../api/types";
 import { priorityLabel, t, ticketStatusLabel } from "../../i18n/es-MX";
 import { formatDateTime } from "../../i18n/format";
 import { now } from "../../state/clock";
-import { canWrite, timeZone } from "../../state/session";
-import { slaCell } from "./sla";
+import { canWrite, tenantFilter, timeZone, user } from "../../state/session";
+import { type SlaNumbers, slaCell, slaSummary } from "./sla";
+
+/** The last 30 days' SLA numbers, for staff and a client's administrator. */
+function SlaStrip() {
+  const [numbers, setNumbers] = useState<SlaNumbers | null>(null);
+  const role = user.value?.role;
+  const tenant = tenantFilter.value || undefined;
+  useEffect(() => {
+    if (role === "requester") return;
+    void slaMetrics(tenant).then(setNumbers).catch(() => setNumbers(null));
+  }, [role, tenant]);
+  if (!numbers) return null;
+  return (
+    <dl class="sla-strip" data-testid="sla-strip">
+      {slaSummary(numbers).map(([label, value]) => (
+        <div key={label}>
+          <dt>{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
 
 export function TicketList() {
   const [tickets, setTickets] = useState<Ticket[] | null>(null);
@@ -32,6 +54,7 @@ export function TicketList() {
           <a class="button primary" href="#/tickets/nuevo" data-testid="new-ticket">{t("newTicket")}</a>
         )}
       </div>
+      <SlaStrip />
       {tickets === null ? (
         <p class="empty">{t("loading")}</p>
       ) : tickets.length === 0 ? (

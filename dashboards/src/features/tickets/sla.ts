@@ -48,3 +48,24 @@ export function slaStepText(step: SlaStep): string {
   const word = step.step === "reminder" ? `${STEP_WORD.reminder} ${step.seq}` : STEP_WORD[step.step];
   return `${clock} · ${word}`;
 }
+
+/** The numbers a summary strip shows (from `GET /api/sla/metrics`). */
+export interface SlaNumbers {
+  tickets: number;
+  escalations: number;
+  response: { met_pct?: number | null; breached: number; mean_min?: number | null };
+  resolution: { met_pct?: number | null; breached: number; mean_min?: number | null };
+}
+
+/** "Respuesta a tiempo 92 %", … as label/value pairs, in the strip's order. */
+export function slaSummary(n: SlaNumbers): [string, string][] {
+  const pct = (v?: number | null) => (v == null ? "—" : `${Math.round(v)} %`);
+  const mins = (v?: number | null) => (v == null ? "—" : formatMinutes(v));
+  return [
+    ["Tickets (30 días)", String(n.tickets)],
+    ["Respuesta a tiempo", pct(n.response.met_pct)],
+    ["Resolución a tiempo", pct(n.resolution.met_pct)],
+    ["Incumplidos", String(n.response.breached + n.resolution.breached)],
+    ["Resolución promedio", mins(n.resolution.mean_min)],
+  ];
+}
