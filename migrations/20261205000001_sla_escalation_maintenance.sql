@@ -30,6 +30,10 @@ ALTER TABLE sla_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sla_events FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON sla_events
     USING (centinela_visible(tenant_id)) WITH CHECK (centinela_visible(tenant_id));
+-- Who is chased and when is the MSP's business: requesters see none.
+CREATE POLICY requester_none ON sla_events AS RESTRICTIVE
+    USING ((SELECT centinela_requester()) IS NULL)
+    WITH CHECK ((SELECT centinela_requester()) IS NULL);
 
 -- Maintenance windows: one-off (starts_at..ends_at) or recurring (weekly/monthly in a time
 -- zone). While one covers a tenant, site or device, its alerts carry `suppressed_by` (no ticket)
@@ -58,10 +62,14 @@ ALTER TABLE maintenance_windows ENABLE ROW LEVEL SECURITY;
 ALTER TABLE maintenance_windows FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON maintenance_windows
     USING (centinela_visible(tenant_id)) WITH CHECK (centinela_visible(tenant_id));
--- Requesters see no windows.
-CREATE POLICY requester_none ON maintenance_windows AS RESTRICTIVE
-    USING ((SELECT centinela_requester()) IS NULL)
+-- Requesters never write windows. They may read their tenant's: their tickets' clocks pause
+-- under them (the API itself answers requesters 403 on /api/maintenance-windows).
+CREATE POLICY requester_no_insert ON maintenance_windows AS RESTRICTIVE FOR INSERT
     WITH CHECK ((SELECT centinela_requester()) IS NULL);
+CREATE POLICY requester_no_update ON maintenance_windows AS RESTRICTIVE FOR UPDATE
+    USING ((SELECT centinela_requester()) IS NULL);
+CREATE POLICY requester_no_delete ON maintenance_windows AS RESTRICTIVE FOR DELETE
+    USING ((SELECT centinela_requester()) IS NULL);
 
 -- An alert raised while a window covers its device: `{"kind": "maintenance", "id": …}`.
 -- `pending_ticket_priority`: the priority of the ticket the alert would have opened, opened

@@ -1050,10 +1050,10 @@ impl Runtime {
 struct LaneEnds(Runtime);
 
 impl SuppressionEnds for LaneEnds {
-    fn end(&self, alert: alerts::Alert) {
+    fn end(&self, tenant: Uuid, device: Uuid, alert: Uuid) {
         self.0
-            .tenant_actor(alert.tenant_id, alert.device_id)
-            .do_send(EndSuppression { alert_id: alert.id });
+            .tenant_actor(tenant, device)
+            .do_send(EndSuppression { alert_id: alert });
     }
 }
 

@@ -88,7 +88,7 @@ impl SlaHandle {
 
 /// Where the watcher sends alerts whose window ended (the runtime's tenant actor lanes).
 pub trait SuppressionEnds: Send + Sync + 'static {
-    fn end(&self, alert: alerts::Alert);
+    fn end(&self, tenant: Uuid, device: Uuid, alert: Uuid);
 }
 
 /// The watcher's end of the channel.
@@ -380,15 +380,10 @@ impl Watcher {
         self.hub.do_send(message.to_event(tenant));
     }
 
-    /// Hands alerts whose window ended to their tenant actor.
+    /// Hands alerts whose window ended to their tenant actor (an alert another window still
+    /// covers moves to that window instead).
     async fn end_suppressions(&mut self) {
-        let suppressed = async {
-            let mut tx = self.store.begin(Scope::All).await?;
-            let rows = alerts::suppressed_firing(&mut tx).await?;
-            tx.commit().await?;
-            Ok::<_, StorageError>(rows)
-        };
-        let rows = match suppressed.await {
+        let rows = match self.suppressed().await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(%error, "Suppressed alerts not read; trying again.");
@@ -398,16 +393,58 @@ impl Watcher {
         let now = self.clock.now();
         let still: HashSet<Uuid> = rows.iter().map(|a| a.id).collect();
         self.ending.retain(|id| still.contains(id));
-        for alert in rows {
-            let Some(window) = alert.suppressing_window() else {
-                continue;
-            };
-            if self.maintenance.is_active(window, now) || self.ending.contains(&alert.id) {
+        let candidates: Vec<alerts::SuppressedAlert> = rows
+            .into_iter()
+            .filter(|a| {
+                !self.ending.contains(&a.id) && !self.maintenance.is_active(a.window_id, now)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        // Another engine may have created or lengthened a window since the last reload.
+        self.reload_maintenance().await;
+        for a in candidates {
+            if self.maintenance.is_active(a.window_id, now) {
                 continue;
             }
-            self.ending.insert(alert.id);
-            self.ends.end(alert);
+            if let Some(other) = self
+                .maintenance
+                .covering(a.tenant_id, a.site_id, a.device_id, now)
+            {
+                if let Err(error) = self.move_suppression(a.id, other).await {
+                    tracing::warn!(%error, alert_id = %a.id, "Suppression not moved to the window still covering it; trying again.");
+                }
+                continue;
+            }
+            self.ending.insert(a.id);
+            self.ends.end(a.tenant_id, a.device_id, a.id);
         }
+    }
+
+    /// Every firing, suppressed alert, page by page.
+    async fn suppressed(&self) -> Result<Vec<alerts::SuppressedAlert>, StorageError> {
+        let mut tx = self.store.begin(Scope::All).await?;
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = alerts::suppressed_firing(&mut tx, after, CHUNK as i64).await?;
+            let full = page.len() == CHUNK;
+            after = page.last().map(|a| a.id);
+            all.extend(page);
+            if !full {
+                break;
+            }
+        }
+        tx.commit().await?;
+        Ok(all)
+    }
+
+    async fn move_suppression(&self, alert: Uuid, window: Uuid) -> Result<(), StorageError> {
+        let mut tx = self.store.begin(Scope::All).await?;
+        alerts::move_suppression(&mut tx, alert, window).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

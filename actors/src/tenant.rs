@@ -218,23 +218,51 @@ impl Handler<EndSuppression> for TenantActor {
 
 async fn end_suppression(store: &Store, alert_id: Uuid) -> Result<Outcome, StorageError> {
     let mut tx = store.begin(Scope::All).await?;
-    let before = alerts::get(&mut tx, alert_id).await?;
     let nothing = Outcome {
         counted: None,
         alert: None,
         ticket: None,
+    };
+    // Locked: another engine (or this lane's next change) sees the result, not a half.
+    let Some(before) = alerts::suppressed_for_update(&mut tx, alert_id).await? else {
+        tx.commit().await?;
+        return Ok(nothing);
     };
     let Some(mut alert) = alerts::unsuppress(&mut tx, alert_id).await? else {
         tx.commit().await?;
         return Ok(nothing);
     };
     let mut ticket = None;
-    if let (Some(priority), None) = (before.pending_ticket_priority, alert.ticket_id)
+    // The ticket it was due, unless someone already resolved it during the window.
+    let due = before.pending_ticket_priority.filter(|_| {
+        alert.ticket_id.is_none() && alert.status != centinela_model::AlertStatus::Resolved.as_str()
+    });
+    if let Some(priority) = due
         && let Some(device) = devices::identity(&mut tx, alert.device_id).await?
     {
-        let (opened, created) = open_ticket(&mut tx, &alert, &device, priority).await?;
+        // The same key's ticket still open: a comment there, as when an alert fires again.
+        let (opened, event) = match tickets::open_for_alert_key(
+            &mut tx,
+            alert.device_id,
+            &alert.key,
+        )
+        .await?
+        {
+            Some(open) => {
+                let note = format!(
+                    "La alerta sigue activa al terminar la ventana de mantenimiento (valor {}): {}",
+                    alert.value, alert.title
+                );
+                tickets::add_comment(&mut tx, &open, None, &note, false).await?;
+                (tickets::by_id(&mut tx, open.id).await?, "updated")
+            }
+            None => {
+                let (opened, created) = open_ticket(&mut tx, &alert, &device, priority).await?;
+                (opened, if created { "created" } else { "updated" })
+            }
+        };
         alert = alerts::set_ticket(&mut tx, alert.id, opened.id).await?;
-        ticket = Some((opened, if created { "created" } else { "updated" }));
+        ticket = Some((opened, event));
     }
     tx.commit().await?;
     tracing::info!(%alert_id, ticket = ticket.is_some(), "Maintenance over with the alert still firing: now a normal alert.");

@@ -165,8 +165,9 @@ async fn scope_tenant(
     Ok(tenant)
 }
 
-/// Checks a window's texts and schedule as they would be stored.
-fn validate(new: &mut NewWindow, now: DateTime<Utc>) -> Result<(), ApiError> {
+/// Checks a window's texts, and its schedule when `schedule` (a new window, or a change of
+/// its span or recurrence), as they would be stored.
+fn validate(new: &mut NewWindow, now: DateTime<Utc>, schedule: bool) -> Result<(), ApiError> {
     let description = new.description.trim();
     if description.is_empty() || description.chars().count() > MAX_DESCRIPTION {
         return Err(ApiError::field(
@@ -181,6 +182,9 @@ fn validate(new: &mut NewWindow, now: DateTime<Utc>) -> Result<(), ApiError> {
         ));
     }
     new.description = description.to_owned();
+    if !schedule {
+        return Ok(());
+    }
     match (&new.recurrence, new.starts_at, new.ends_at) {
         (Some(recurrence), None, None) => {
             Schedule::recurring(recurrence, &new.timezone).map_err(|e| {
@@ -250,7 +254,7 @@ pub async fn create(
         created_by: Some(caller.user_id),
     };
     let now = state.runtime.now();
-    validate(&mut new, now)?;
+    validate(&mut new, now, true)?;
     if maintenance::list(&mut tx, Some(tenant)).await?.len() >= MAX_PER_TENANT {
         return Err(ApiError::Conflict(format!(
             "a tenant has at most {MAX_PER_TENANT} maintenance windows; delete old ones first"
@@ -307,7 +311,31 @@ pub async fn patch(
         created_by: window.created_by,
     };
     let now = state.runtime.now();
-    validate(&mut new, now)?;
+    // Whether the window has already covered something: its past is then part of the clocks'
+    // history, and only its end (or its text) may change.
+    let started = window.schedule().ok().is_some_and(|s| {
+        s.occurrences(window.created_at, now)
+            .iter()
+            .any(|(start, _)| *start < now)
+    });
+    let reschedules =
+        body.starts_at.is_some() || body.recurrence.is_some() || body.timezone.is_some();
+    if started && reschedules {
+        return Err(ApiError::Conflict(
+            "this window has already run and paused clocks: only its end and description may \
+             change; end it (ends_at) and create a new window for a new schedule"
+                .into(),
+        ));
+    }
+    // Ending a running window now: an end a few minutes in the past (clocks differ) means now.
+    if body.ends_at.is_some()
+        && let Some(end) = new.ends_at
+        && end <= now
+        && end > now - Duration::minutes(5)
+    {
+        new.ends_at = Some(now + Duration::seconds(1));
+    }
+    validate(&mut new, now, reschedules || body.ends_at.is_some())?;
     let window = maintenance::update(&mut tx, *id, &new).await?;
     record(&mut tx, &caller, &window, "maintenance_window.update").await?;
     commit(tx).await?;

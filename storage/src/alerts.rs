@@ -280,14 +280,60 @@ pub async fn set_pending_ticket(
     .ok_or(StorageError::NotFound)
 }
 
-/// Firing alerts under a maintenance suppression (the caller ends those whose window is over).
-pub async fn suppressed_firing(conn: &mut PgConnection) -> Result<Vec<Alert>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {COLUMNS} FROM alerts WHERE state = 'firing' AND suppressed_by IS NOT NULL
-         ORDER BY opened_at LIMIT 10000"
-    ))
+/// Firing alerts under a maintenance suppression, by id after `after` (the caller pages
+/// through all of them and ends those whose window is over): id, device, tenant and window.
+pub async fn suppressed_firing(
+    conn: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<SuppressedAlert>> {
+    Ok(sqlx::query_as(
+        "SELECT a.id, a.tenant_id, a.device_id, d.site_id, (a.suppressed_by ->> 'id')::uuid AS window_id
+         FROM alerts a JOIN devices d ON d.id = a.device_id
+         WHERE a.state = 'firing' AND a.suppressed_by IS NOT NULL
+           AND ($1::uuid IS NULL OR a.id > $1)
+         ORDER BY a.id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
     .fetch_all(conn)
     .await?)
+}
+
+/// A firing alert under a suppression, as the watcher checks it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SuppressedAlert {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub device_id: Uuid,
+    pub site_id: Uuid,
+    pub window_id: Uuid,
+}
+
+/// The firing, suppressed alert `id`, locked until the transaction ends (`None` when it is
+/// gone, cleared or no longer suppressed).
+pub async fn suppressed_for_update(conn: &mut PgConnection, id: Uuid) -> Result<Option<Alert>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {COLUMNS} FROM alerts
+         WHERE id = $1 AND state = 'firing' AND suppressed_by IS NOT NULL FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Points a suppressed alert at another window that still covers its device (overlapping
+/// windows: the alert stays suppressed until the last one ends).
+pub async fn move_suppression(conn: &mut PgConnection, id: Uuid, window: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE alerts SET suppressed_by = $2, updated_at = now()
+         WHERE id = $1 AND state = 'firing' AND suppressed_by IS NOT NULL",
+    )
+    .bind(id)
+    .bind(Json(Suppression::maintenance(window)))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Ends the suppression of a firing alert (its window ended): it becomes a normal alert.

@@ -455,6 +455,13 @@ pub struct NewStep {
 /// and the caller announces nothing. Exactly once, whatever restarts or engines race.
 pub async fn record_step(conn: &mut PgConnection, step: &NewStep) -> Result<Option<SlaEvent>> {
     let minutes = |m: i64| i32::try_from(m).unwrap_or(i32::MAX);
+    // Two engines deciding the same clock take turns, so a later step never lands before an
+    // earlier one that the other is still committing.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('sla-step:' || $1::text || $2, 0))")
+        .bind(step.ticket_id)
+        .bind(step.clock.as_str())
+        .execute(&mut *conn)
+        .await?;
     Ok(sqlx::query_as(sqlf!(
         "INSERT INTO sla_events (id, tenant_id, ticket_id, clock, step, seq, rank, priority,
              target_min, used_min, due_at, fired_at, notify)

@@ -21,6 +21,10 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// A step fires within 5 s of its instant (each move of the clock below puts the instant in the
+/// past, so the step is due at once).
+const STEP_WITHIN: Duration = Duration::from_secs(5);
+
 /// Moves the engine's clock to `minutes` after the system clock.
 fn set_clock(file: &Path, minutes: f64) {
     std::fs::write(file, format!("{}", (minutes * 60.0).round() as i64)).unwrap();
@@ -184,9 +188,9 @@ async fn sla_steps_fire_once_each_and_resume_after_a_restart() {
 
     // 8 of 10 minutes: the response warning (75 %), once, told to the assignee only.
     set_clock(&clock, 8.0);
-    let warning = next_step(&mut noc, Duration::from_secs(8))
+    let warning = next_step(&mut noc, STEP_WITHIN)
         .await
-        .expect("no sla_warning within 8 s");
+        .expect("no sla_warning within 5 s of its instant");
     assert_eq!(warning["event"], "sla_warning", "{warning}");
     assert_eq!(step_of(&warning), ("response".into(), "warning".into(), 0));
     assert_eq!(warning["ticket"]["id"], json!(id));
@@ -202,9 +206,9 @@ async fn sla_steps_fire_once_each_and_resume_after_a_restart() {
 
     // Past 10 minutes: breached, told to the assignee and the admins.
     set_clock(&clock, 10.5);
-    let breach = next_step(&mut noc, Duration::from_secs(8))
+    let breach = next_step(&mut noc, STEP_WITHIN)
         .await
-        .expect("no sla_breached within 8 s");
+        .expect("no sla_breached within 5 s of its instant");
     assert_eq!(breach["event"], "sla_breached", "{breach}");
     assert_eq!(step_of(&breach), ("response".into(), "breached".into(), 0));
     let notify = breach["sla"]["notify"].as_array().unwrap();
@@ -271,7 +275,7 @@ async fn sla_steps_fire_once_each_and_resume_after_a_restart() {
     set_clock(&clock, 30.5);
     let mut got = Vec::new();
     for _ in 0..2 {
-        let event = next_step(&mut noc, Duration::from_secs(8))
+        let event = next_step(&mut noc, STEP_WITHIN)
             .await
             .unwrap_or_else(|| panic!("only {got:?} after 30.5 minutes"));
         got.push(step_of(&event));
@@ -382,6 +386,28 @@ async fn maintenance_suppresses_alerts_pauses_clocks_and_hands_over_when_it_ends
     assert_eq!(s, StatusCode::CREATED, "{window}");
     assert_eq!(window["active"], true, "{window}");
     let window_id = window["id"].as_str().unwrap().to_owned();
+    // A window that has started keeps its past: its start cannot move, its text can.
+    let (s, refused) = call(
+        &http,
+        &engine,
+        &admin,
+        "PATCH",
+        &format!("/api/maintenance-windows/{window_id}"),
+        Some(json!({"starts_at": (now - chrono::Duration::hours(3)).to_rfc3339()})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{refused}");
+    let (s, renamed) = call(
+        &http,
+        &engine,
+        &admin,
+        "PATCH",
+        &format!("/api/maintenance-windows/{window_id}"),
+        Some(json!({"description": "Actualización de firmware y reinicio — sucursal Ñuñoa"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["ends_at"], window["ends_at"], "{renamed}");
     let (_, upcoming) = call(
         &http,
         &engine,
@@ -466,7 +492,42 @@ async fn maintenance_suppresses_alerts_pauses_clocks_and_hands_over_when_it_ends
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
 
-    // The window ends with the CPU still high: the alert becomes a normal one, with its ticket.
+    // A second window over the whole site, ending 5 s after the device's: when the device's
+    // ends, the alert stays suppressed, now by the site's.
+    let site_ends = now + chrono::Duration::seconds(17);
+    let (s, site_window) = call(
+        &http,
+        &engine,
+        &admin,
+        "POST",
+        "/api/maintenance-windows",
+        Some(json!({"scope": "site", "scope_id": site, "description": "Corte de energía programado",
+                    "starts_at": chrono::Utc::now().to_rfc3339(), "ends_at": site_ends.to_rfc3339()})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{site_window}");
+    let until = (now + chrono::Duration::milliseconds(14_500) - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(until).await;
+    let (_, alert) = call(
+        &http,
+        &engine,
+        &admin,
+        "GET",
+        &format!("/api/alerts/{alert_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        alert["suppressed_by"],
+        json!({"kind": "maintenance", "id": site_window["id"]}),
+        "handed over to the window still covering the device: {alert}"
+    );
+    assert_eq!(alert["ticket_id"], Value::Null, "{alert}");
+
+    // The last window ends with the CPU still high: the alert becomes a normal one, with its
+    // ticket.
     let ended = next_matching(&mut noc, Duration::from_secs(20), |v| {
         v["type"] == "alert"
             && v["alert"]["id"] == json!(alert_id)
@@ -474,6 +535,10 @@ async fn maintenance_suppresses_alerts_pauses_clocks_and_hands_over_when_it_ends
     })
     .await
     .expect("the alert left maintenance when the window ended");
+    assert!(
+        chrono::Utc::now() >= site_ends,
+        "not before the site's window ended"
+    );
     assert!(ended["alert"]["ticket_id"].is_string(), "{ended}");
     let (_, t) = call(
         &http,
