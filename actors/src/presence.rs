@@ -66,17 +66,26 @@ impl Presence {
         );
     }
 
-    /// A message arrived: true when the device was offline (it is back).
+    /// A message arrived: true when the device was offline (it is back), or is heard from for
+    /// the first time (a device created after start-up), so that its actor announces it online.
     pub fn seen(&self, device: Uuid, window: Duration) -> bool {
         let now = Instant::now();
-        let mut entry = self.entries.entry(device).or_insert(Entry {
-            last_seen: now,
-            window,
-            offline: false,
-        });
-        entry.last_seen = now;
-        entry.window = window;
-        std::mem::replace(&mut entry.offline, false)
+        match self.entries.entry(device) {
+            dashmap::Entry::Vacant(vacant) => {
+                vacant.insert(Entry {
+                    last_seen: now,
+                    window,
+                    offline: false,
+                });
+                true
+            }
+            dashmap::Entry::Occupied(mut occupied) => {
+                let entry = occupied.get_mut();
+                entry.last_seen = now;
+                entry.window = window;
+                std::mem::replace(&mut entry.offline, false)
+            }
+        }
     }
 
     /// Devices silent past their window that were not yet offline (now marked offline), with
@@ -142,7 +151,14 @@ mod tests {
     fn silence_past_the_window_is_reported_once_and_a_message_brings_it_back() {
         let p = Presence::default();
         let d = Uuid::new_v4();
-        assert!(!p.seen(d, Duration::from_millis(30)));
+        assert!(
+            p.seen(d, Duration::from_millis(30)),
+            "first heard from: announced online"
+        );
+        assert!(
+            !p.seen(d, Duration::from_millis(30)),
+            "then only when it comes back"
+        );
         assert!(p.sweep().is_empty());
         std::thread::sleep(Duration::from_millis(40));
         let gone = p.sweep();

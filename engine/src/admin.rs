@@ -167,6 +167,9 @@ async fn create_user(
             "--tenant is required for tenant roles and not allowed for staff roles"
         )));
     }
+    // Stored lower-cased whole, as the API stores it (login lower-cases what is typed).
+    let email = email.trim().to_lowercase();
+    let email = email.as_str();
     if !email.contains('@') {
         return Err(Failure::Runtime(anyhow!("--email: not an email address")));
     }

@@ -40,8 +40,8 @@ export function applyEvents(state: WallState, events: readonly NocEvent[]): Wall
       const next = { ...prior, ...e.alert, ...(e.event === "resolved" ? { status: "resolved" as const } : {}) };
       if (isOpen(next)) alerts.set(next.id, next);
       else alerts.delete(next.id);
-      // A threshold alert opening was just evaluated from telemetry: its device is online. The
-      // engine sends no `online` event for a device first heard from after it started.
+      // A threshold alert opening was just evaluated from telemetry: its device is online (its
+      // `online` event may come a moment later, or have been missed during a reconnect).
       const d = (devices ?? state.devices).get(e.alert.device_id);
       if (e.event === "opened" && e.alert.threshold_id && d && !d.online) {
         devices ??= new Map(state.devices);

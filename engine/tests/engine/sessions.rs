@@ -188,3 +188,23 @@ async fn move_router(http: &reqwest::Client, engine: &Engine, root: &str, tec: &
         "the old password never went there"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_stores_emails_lower_cased_as_the_api_does() {
+    let db = centinela_storage::testing::fresh_database_url().await;
+    let data = tempfile::tempdir().unwrap();
+    create_user(
+        &db,
+        " Ñandú.Admin@MSP.Test ",
+        "superadmin",
+        None,
+        "Sup3r-secret!",
+    );
+    let engine = Engine::start(&db, data.path().to_owned(), free_port());
+    let http = super::http_client();
+    // Whatever the case typed at login, the same account.
+    let token = login(&http, &engine, "ÑANDÚ.admin@msp.test", "Sup3r-secret!").await;
+    let (status, me) = call(&http, &engine, &token, "GET", "/api/auth/me", None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["email"], "ñandú.admin@msp.test", "{me}");
+}
