@@ -211,6 +211,27 @@ async fn row_level_security_hides_other_tenants_even_without_where_clauses() {
             .len(),
         2
     );
+    // A scope that is neither '*' nor a UUID sees nothing either.
+    let mut odd = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT set_config('centinela.scope', 'A', true)")
+        .execute(&mut *odd)
+        .await
+        .unwrap();
+    let odd_rows: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM devices")
+        .fetch_all(&mut *odd)
+        .await
+        .unwrap();
+    assert!(odd_rows.is_empty());
+    drop(odd);
+    // Every policy tests the scope once per statement (InitPlans), none per row.
+    let per_row: Vec<(String, String)> = sqlx::query_as(
+        "SELECT tablename::text, policyname::text FROM pg_policies
+         WHERE coalesce(qual, '') || coalesce(with_check, '') LIKE '%centinela_visible(%'",
+    )
+    .fetch_all(&mut *staff)
+    .await
+    .unwrap();
+    assert!(per_row.is_empty(), "{per_row:?}");
     let _ = tenant_a;
 }
 
