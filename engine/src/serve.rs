@@ -48,6 +48,9 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
 
 /// `serve` with `extras`.
 pub async fn run_with(settings: Settings, mut extras: Extras) -> Result<(), Failure> {
+    // Before anything announces itself ("http listening on …"): a SIGTERM sent as soon as the
+    // engine says it is up must start a graceful shutdown, not meet the default disposition.
+    let signals = ShutdownSignals::install();
     let jwt_secret = settings.jwt_secret()?.as_bytes().to_vec();
     let master_key = MasterKey::from_base64(settings.master_key()?).map_err(|e| {
         Failure::Config(format!(
@@ -179,7 +182,7 @@ pub async fn run_with(settings: Settings, mut extras: Extras) -> Result<(), Fail
     if let (Some(sidecar), Some(addr)) = (extras.sidecar.as_mut(), addrs.first()) {
         sidecar.start(*addr);
     }
-    wait_for_signal().await;
+    signals.wait().await;
     if let Some(sidecar) = extras.sidecar.as_mut() {
         sidecar.stop().await;
     }
@@ -336,24 +339,36 @@ async fn partition_pass(
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, listened to from start-up on.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    fn install() -> ShutdownSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok();
+            ShutdownSignals { streams }
         }
+        #[cfg(not(unix))]
+        ShutdownSignals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Resolves at the first SIGINT or SIGTERM.
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.streams {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }
