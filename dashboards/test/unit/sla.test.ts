@@ -53,7 +53,7 @@ describe("SLA summary", () => {
       ["Tickets (30 días)", "40"],
       ["Respuesta a tiempo", "92 %"],
       ["Resolución a tiempo", "—"],
-      ["Incumplidos", "6"],
+      ["Incumplidos", "respuesta 2 · resolución 4"],
       ["Resolución promedio", "3 h 20 min"],
     ]);
   });

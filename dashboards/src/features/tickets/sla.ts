@@ -65,7 +65,8 @@ export function slaSummary(n: SlaNumbers): [string, string][] {
     ["Tickets (30 días)", String(n.tickets)],
     ["Respuesta a tiempo", pct(n.response.met_pct)],
     ["Resolución a tiempo", pct(n.resolution.met_pct)],
-    ["Incumplidos", String(n.response.breached + n.resolution.breached)],
+    // Per clock: one ticket can miss both, so a sum would read as more tickets than there are.
+    ["Incumplidos", `respuesta ${n.response.breached} · resolución ${n.resolution.breached}`],
     ["Resolución promedio", mins(n.resolution.mean_min)],
   ];
 }
