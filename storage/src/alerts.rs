@@ -53,11 +53,6 @@ impl Alert {
     pub fn set_suppressed_by(&mut self, window: Option<Uuid>) {
         self.suppressed_by = window.map(|w| Json(Suppression::maintenance(w)));
     }
-
-    /// The maintenance window suppressing the alert, if any.
-    pub fn suppressing_window(&self) -> Option<Uuid> {
-        self.suppressed_by.as_ref().map(|s| s.0.id)
-    }
 }
 
 impl Suppression {
