@@ -2,7 +2,7 @@
 // live point replaces the data in place (uPlot redraws one canvas, no DOM per point).
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { formatAxis, formatNumber } from "../i18n/format";
 
 export type Columns = [number[], number[]];
@@ -17,7 +17,8 @@ export function Chart(props: {
   height?: number;
   /** Marked on the element with the time of the last draw (the benchmark reads it). */
   range?: string;
-  /** False while history loads: an empty draw then is not the chart. */
+  /** False while history loads: a draw then (empty, or the previous range's points) is not the
+   * chart. */
   loaded?: boolean;
 }) {
   const box = useRef<HTMLDivElement>(null);
@@ -52,7 +53,7 @@ export function Chart(props: {
       hooks: {
         draw: [
           (u) => {
-            if (u.data[0].length || loadedRef.current) {
+            if (loadedRef.current) {
               el.setAttribute("data-drawn", String(performance.now()));
               el.setAttribute("data-points", String(u.data[0].length));
             }
@@ -69,6 +70,10 @@ export function Chart(props: {
       plot.current = null;
     };
   }, [props.title, props.zone]);
+  // A new range is not drawn until its data is (the chart keeps the old points meanwhile).
+  useLayoutEffect(() => {
+    box.current?.removeAttribute("data-drawn");
+  }, [props.range]);
   useEffect(() => {
     plot.current?.setData(props.data);
   }, [props.data]);

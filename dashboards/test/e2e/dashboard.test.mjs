@@ -107,12 +107,31 @@ describe("dashboard in Chromium", { concurrency: false }, () => {
     await second.context().close();
   });
 
-  it("device detail draws history and live charts", async () => {
+  it("device detail draws history and live charts, and keeps them across a range change", async () => {
+    // Six hourly points of history, published late by the device itself (store-and-forward).
+    const dev = world.devices.admision;
+    const creds = await mqttCredentials(engine.url, dev.device_key, dev.agent_token);
+    for (let h = 6; h >= 1; h--) publishTelemetry(creds, { "cpu.usage_pct": 20 + h, "mem.used_pct": 40 + h }, Date.now() - h * 3_600_000);
     const page = await newPage("detail");
     await loginAs(page, app.url, users.root, PASSWORD);
-    await page.goto(`${app.url}/#/dispositivos/${world.devices.admision.id}`);
+    await page.goto(`${app.url}/#/dispositivos/${dev.id}`);
     await page.getByRole("heading", { name: "PC-Admisión" }).waitFor();
-    await page.locator(".chart canvas").first().waitFor({ timeout: 10_000 });
+    const cpu = page.locator(".chart").first();
+    await page.locator('.chart[data-range="24h"][data-drawn]').first().waitFor({ timeout: 10_000 });
+    const charts = await page.locator(".chart").count();
+    const element = await cpu.elementHandle();
+    const day = Number(await cpu.getAttribute("data-points"));
+    assert.ok(day >= 7, `24h chart: ${day} points, expected the 6 hours of history and the live ones`);
+    // The last hour: the same charts (not rebuilt), drawn again with fewer points.
+    await page.getByRole("button", { name: "1h", exact: true }).click();
+    await page.locator('.chart[data-range="1h"][data-drawn]').first().waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator(".chart").count(), charts);
+    assert.ok(await element.evaluate((e) => e.isConnected), "the chart was rebuilt instead of redrawn");
+    const hour = Number(await cpu.getAttribute("data-points"));
+    assert.ok(hour >= 1 && hour < day, `1h chart: ${hour} points of the 24h chart's ${day}`);
+    await page.getByRole("button", { name: "24h", exact: true }).click();
+    await page.locator('.chart[data-range="24h"][data-drawn]').first().waitFor({ timeout: 10_000 });
+    assert.equal(Number(await cpu.getAttribute("data-points")), day);
     await shot(page, "04-device-detail.png");
     await page.context().close();
   });

@@ -1,12 +1,13 @@
-import { useEffect, useState } from "preact/hooks";
+import { useComputed } from "@preact/signals";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { deviceSeries, getDevice, metricHistory } from "../../api/devices";
-import type { Device, SeriesInfo } from "../../api/types";
+import type { Alert, Device, SeriesInfo } from "../../api/types";
 import { t } from "../../i18n/es-MX";
 import { formatDateTime, formatMetric } from "../../i18n/format";
 import { noc } from "../../live/instance";
 import { timeZone } from "../../state/session";
-import { metricListeners, sortedAlerts, wall } from "../../state/store";
-import { light } from "../../state/wall";
+import { metricListeners, wall } from "../../state/store";
+import { light, sortAlerts } from "../../state/wall";
 import { Chart, type Columns } from "../../ui/Chart";
 import { AlertList } from "../wall/AlertList";
 import { RouterPanel } from "./RouterPanel";
@@ -21,12 +22,14 @@ export function DeviceDetail({ id }: { id: string }) {
     void getDevice(id).then(setDevice).catch(() => setMissing(true));
     void deviceSeries(id).then(setSeries);
   }, [id]);
-  const live = wall.value.devices.get(id);
+  // Only this device's entry and alerts: the wall changes every frame under a busy fleet, and a
+  // page that re-rendered with it would compete with its own charts for the main thread.
+  const live = useComputed(() => wall.value.devices.get(id)).value;
+  const alerts = useDeviceAlerts(id);
   const d = live ? { ...device, ...live } : device;
   if (missing) return <p class="empty">{t("notFound")}</p>;
   if (!d) return <p class="empty">{t("loading")}</p>;
   const zone = timeZone.value;
-  const alerts = sortedAlerts.value.filter((a) => a.device_id === id);
   return (
     <div class="detail">
       <a href="#/">{t("back")}</a>
@@ -48,7 +51,7 @@ export function DeviceDetail({ id }: { id: string }) {
         </div>
         <div class="charts">
           {chartSeries(series).map((name) => (
-            <LiveChart key={`${name}|${range}`} deviceId={id} name={name} range={range} zone={zone} />
+            <LiveChart key={name} deviceId={id} name={name} range={range} zone={zone} />
           ))}
         </div>
       </section>
@@ -85,10 +88,24 @@ export function DeviceDetail({ id }: { id: string }) {
   );
 }
 
-/** History from REST buckets, then live points from the socket's metrics events. */
+/** The device's open alerts, critical first; the same array while they do not change. */
+function useDeviceAlerts(id: string): Alert[] {
+  const last = useRef<Alert[]>([]);
+  return useComputed(() => {
+    const mine = sortAlerts([...wall.value.alerts.values()].filter((a) => a.device_id === id));
+    const prev = last.current;
+    if (mine.length === prev.length && mine.every((a, i) => a === prev[i])) return prev;
+    return (last.current = mine);
+  }).value;
+}
+
+/** History from REST buckets, then live points from the socket's metrics events. A range change
+ * keeps the chart and its points on screen until the new range's history arrives, then swaps
+ * data and window in one draw. */
 function LiveChart(props: { deviceId: string; name: string; range: Range; zone: string }) {
   const [data, setData] = useState<Columns>([[], []]);
-  const [historyLoaded, setHistoryLoaded] = useState(false);
+  // The range whose history is on the chart (a range change is loading until it equals it).
+  const [loadedRange, setLoadedRange] = useState<Range | null>(null);
   const [window, setWindow] = useState<[number, number]>(() => {
     const to = Date.now() / 1000;
     return [to - RANGE_MS[props.range] / 1000, to];
@@ -110,25 +127,31 @@ function LiveChart(props: { deviceId: string; name: string; range: Range; zone: 
         setWindow(([from, to]) => (ts > to ? [from + (ts - to), ts] : [from, to]));
       }
     };
+    let live = true;
     metricListeners.add(listener);
     noc()?.watch([props.deviceId]);
     void metricHistory(props.deviceId, props.name, from, to, RANGE_BUCKET[props.range])
       .then((points) => {
-        cols = [points.map((p) => new Date(p.ts).getTime() / 1000), points.map((p) => p.value)];
+        cols = [points.map((p) => Date.parse(p.ts) / 1000), points.map((p) => p.value)];
       })
       .catch(() => undefined)
       .finally(() => {
+        if (!live) return;
         loaded = true;
         for (const [ts, v] of pending) cols = appendPoint(cols, ts, v);
-        setHistoryLoaded(true);
+        const last = cols[0][cols[0].length - 1];
+        const end = Math.max(to.getTime() / 1000, last ?? 0);
+        setWindow([end - RANGE_MS[props.range] / 1000, end]);
+        setLoadedRange(props.range);
         setData(cols);
       });
     return () => {
+      live = false;
       metricListeners.delete(listener);
       noc()?.watch([]);
     };
   }, [props.deviceId, props.name, props.range]);
   return (
-    <Chart title={props.name} data={data} zone={props.zone} window={window} range={props.range} loaded={historyLoaded} />
+    <Chart title={props.name} data={data} zone={props.zone} window={window} range={props.range} loaded={loadedRange === props.range} />
   );
 }
