@@ -17,9 +17,7 @@ use centinela_actors::{NocMessage, TicketEvent};
 use centinela_model::helpdesk::{self, MoveError, Mover};
 use centinela_model::{Role, Scope, TenantId, TicketPriority, TicketStatus};
 use centinela_storage::tickets::{self, Event, NewTicket, Ticket, TicketChange};
-use centinela_storage::{
-    PgConnection, assignment, audit, devices, sites, sla, tenants, ticket_categories, users,
-};
+use centinela_storage::{PgConnection, Store, assignment, audit, sla, tenants, ticket_categories};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -164,12 +162,35 @@ async fn category_for(
     }
 }
 
+/// The category's display name (`Padre / Hija`) and whether it (or its parent) requires
+/// approval; a missing or foreign one is a 400 naming `category_id`.
+fn category_of(ctx: &tickets::NewTicketContext, tenant: Uuid) -> Result<(String, bool), ApiError> {
+    let bad = || ApiError::field("category_id", "no such category for this tenant");
+    let name = ctx
+        .category_name
+        .clone()
+        .filter(|_| ctx.category_found)
+        .ok_or_else(bad)?;
+    if ctx.category_tenant.is_some_and(|t| t != tenant) {
+        return Err(bad());
+    }
+    let own = ctx.category_requires_approval.unwrap_or(false);
+    if !ctx.category_has_parent {
+        return Ok((name, own));
+    }
+    let parent = ctx.parent_name.as_deref().ok_or_else(bad)?;
+    Ok((
+        format!("{parent} / {name}"),
+        own || ctx.parent_requires_approval.unwrap_or(false),
+    ))
+}
+
 /// How to reach the caller about its ticket (seed 000: filled from `users.email` or
 /// `users.phone`): the e-mail, and the phone after it when the user has one.
-fn contact_of(user: &users::User) -> String {
-    match user.phone.as_deref().map(str::trim) {
-        Some(phone) if !phone.is_empty() => format!("{} · {phone}", user.email),
-        _ => user.email.clone(),
+fn contact_of(email: &str, phone: Option<&str>) -> String {
+    match phone.map(str::trim) {
+        Some(phone) if !phone.is_empty() => format!("{email} · {phone}"),
+        _ => email.to_owned(),
     }
 }
 
@@ -190,30 +211,37 @@ async fn new_ticket(
     let affected_person = text("affected_person", &body.affected_person, MAX_PERSON)?;
     let priority = priority(&body.priority)?;
     let additional_emails = emails(&body.additional_emails)?;
-    tenants::get(conn, tenant).await?;
-    ensure_tenant_active(conn, caller, tenant).await?;
-    let site = sites::get(conn, body.site_id)
-        .await
-        .map_err(|_| ApiError::NotFound)?;
-    if site.tenant_id != tenant || !caller.sees_site(Some(site.id)) {
+    // Tenant, site, device, category and the caller's contact in one round trip.
+    let ctx = tickets::new_ticket_context(
+        conn,
+        tenant,
+        body.site_id,
+        body.device_id,
+        body.category_id,
+        caller.user_id,
+    )
+    .await?;
+    let status = ctx.tenant_status.as_deref().ok_or(ApiError::NotFound)?;
+    if !caller.is_staff() && status == "suspended" {
+        return Err(ApiError::TenantSuspended);
+    }
+    if ctx.site_tenant != Some(tenant) || !caller.sees_site(Some(body.site_id)) {
         return Err(ApiError::NotFound);
     }
-    if let Some(device) = body.device_id {
-        let device = devices::get(conn, device)
-            .await
-            .map_err(|_| ApiError::field("device_id", "no such device on this site"))?;
-        if device.site_id != site.id {
-            return Err(ApiError::field("device_id", "no such device on this site"));
-        }
+    if body.device_id.is_some() && ctx.device_site != Some(body.site_id) {
+        return Err(ApiError::field("device_id", "no such device on this site"));
     }
-    let (category, needs_approval) = category_for(conn, tenant, body.category_id).await?;
+    let (category, needs_approval) = category_of(&ctx, tenant)?;
     let contact = match body.affected_person_contact.as_deref().map(str::trim) {
         Some(c) if !c.is_empty() => text("affected_person_contact", c, MAX_PERSON)?,
-        _ => contact_of(&users::get(conn, caller.user_id).await?),
+        _ => {
+            let email = ctx.caller_email.as_deref().ok_or(ApiError::NotFound)?;
+            contact_of(email, ctx.caller_phone.as_deref())
+        }
     };
     Ok(NewTicket {
         tenant_id: tenant,
-        site_id: Some(site.id),
+        site_id: Some(body.site_id),
         device_id: body.device_id,
         source: if caller.is_staff() { "api" } else { "portal" }.into(),
         subject,
@@ -259,23 +287,30 @@ pub async fn create(
     caller: Caller,
     body: web::Json<CreateTicketBody>,
 ) -> Result<HttpResponse, ApiError> {
+    // One transaction, few round trips (each one waits for a CPU when ingest keeps both
+    // busy): the checks in the caller's scope, then the writes in the engine's (the assignment
+    // reads every technician).
     let mut tx = state.store.begin(caller.scope()).await?;
     let new = new_ticket(&mut tx, &caller, &body).await?;
-    commit(tx).await?;
-    let mut tx = state.store.begin(Scope::All).await?;
+    Store::rescope(&mut tx, Scope::All).await?;
     let (mut ticket, _) = tickets::create(&mut tx, &new).await?;
     if ticket.status == TicketStatus::New.as_str() {
-        ticket = assignment::assign(&mut tx, &ticket).await?;
+        ticket = assignment::assign_without_due(&mut tx, &ticket).await?;
+    }
+    // The clocks once: the answer's SLA fields, and the stored due dates when the assignment
+    // (or a maintenance window) moved them from those computed at the insert.
+    let evaluated =
+        sla::evaluate(&mut tx, std::slice::from_ref(&ticket), state.runtime.now()).await?;
+    if let Some(e) = evaluated.get(&ticket.id) {
+        let due = (e.clocks.response.due_at, e.clocks.resolution.due_at);
+        if due != (ticket.response_due_at, ticket.resolution_due_at) {
+            sla::set_due(&mut tx, ticket.id, due.0, due.1).await?;
+        }
+        sla::fill(&mut ticket, &e.clocks, e.version);
     }
     let details = json!({"number": ticket.number, "status": ticket.status,
         "category": ticket.category, "priority": ticket.priority});
     record(&mut tx, &caller, &ticket, "ticket.create", details).await?;
-    sla::annotate(
-        &mut tx,
-        std::slice::from_mut(&mut ticket),
-        state.runtime.now(),
-    )
-    .await?;
     commit(tx).await?;
     state.runtime.telemetry().tickets_created.inc();
     publish(&state, &ticket, "created");

@@ -36,58 +36,45 @@ impl Reason {
 
 /// Picks the technician for a new ticket of `tenant`, moving the round-robin cursor.
 pub async fn pick(conn: &mut PgConnection, tenant: Uuid) -> Result<Option<(Uuid, Reason)>> {
+    // The lock first, in a statement of its own: the choice below must read what the previous
+    // holder committed (a statement's snapshot is taken before it runs).
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(ASSIGN_LOCK)
         .execute(&mut *conn)
         .await?;
-    let explicit: Option<(Uuid,)> = sqlx::query_as(
-        "SELECT u.id FROM technician_assignments ta JOIN users u ON u.id = ta.technician_id
-         WHERE ta.tenant_id = $1 AND u.active ORDER BY ta.position, ta.created_at LIMIT 1",
-    )
+    // Then the whole choice in one round trip: the explicit list's first active technician,
+    // else the tenant's rule (a CASE branch's subquery runs only when the branch is taken).
+    let row: Option<(Option<Uuid>, String, Option<Uuid>)> = sqlx::query_as(sqlf!(
+        "SELECT (SELECT u.id FROM technician_assignments ta JOIN users u ON u.id = ta.technician_id
+                 WHERE ta.tenant_id = t.id AND u.active
+                 ORDER BY ta.position, ta.created_at LIMIT 1),
+                t.assignment_rule,
+                CASE WHEN t.assignment_rule = 'least_load' THEN
+                    (SELECT u.id FROM users u
+                     WHERE u.role = 'technician' AND u.active
+                     ORDER BY (SELECT count(*) FROM tickets k WHERE k.assigned_to = u.id
+                                 AND k.status IN {}), u.id
+                     LIMIT 1)
+                ELSE
+                    (SELECT u.id FROM users u WHERE u.role = 'technician' AND u.active
+                     ORDER BY (t.assignment_cursor IS NOT NULL AND u.id <= t.assignment_cursor), u.id
+                     LIMIT 1)
+                END
+         FROM tenants t WHERE t.id = $1",
+        crate::tickets::OPEN_STATUSES
+    ))
     .bind(tenant)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some((id,)) = explicit {
-        return Ok(Some((id, Reason::Explicit)));
-    }
-    let (rule, cursor): (String, Option<Uuid>) =
-        sqlx::query_as("SELECT assignment_rule, assignment_cursor FROM tenants WHERE id = $1")
-            .bind(tenant)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(StorageError::NotFound)?;
-    if rule == "least_load" {
-        let least: Option<(Uuid,)> = sqlx::query_as(sqlf!(
-            "SELECT u.id FROM users u
-             WHERE u.role = 'technician' AND u.active
-             ORDER BY (SELECT count(*) FROM tickets t WHERE t.assigned_to = u.id
-                         AND t.status IN {}), u.id
-             LIMIT 1",
-            crate::tickets::OPEN_STATUSES
-        ))
-        .fetch_optional(&mut *conn)
-        .await?;
-        return Ok(least.map(|(id,)| (id, Reason::LeastLoad)));
-    }
-    let next: Option<(Uuid,)> = sqlx::query_as(
-        "SELECT id FROM users WHERE role = 'technician' AND active
-         ORDER BY ($1::uuid IS NOT NULL AND id <= $1), id LIMIT 1",
-    )
-    .bind(cursor)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((id,)) = next else {
-        return Ok(None);
-    };
-    sqlx::query("UPDATE tenants SET assignment_cursor = $2 WHERE id = $1")
-        .bind(tenant)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(Some((id, Reason::RoundRobin)))
+    let (explicit, rule, by_rule) = row.ok_or(StorageError::NotFound)?;
+    Ok(match (explicit, by_rule) {
+        (Some(id), _) => Some((id, Reason::Explicit)),
+        (None, Some(id)) if rule == "least_load" => Some((id, Reason::LeastLoad)),
+        (None, Some(id)) => Some((id, Reason::RoundRobin)),
+        (None, None) => None,
+    })
 }
 
-/// Whether `user` may be assigned tickets: an active technician or admin.
 pub async fn is_assignable(conn: &mut PgConnection, user: Uuid) -> Result<bool> {
     let row: Option<(bool,)> = sqlx::query_as(
         "SELECT active AND role IN ('technician', 'admin') FROM users WHERE id = $1",
@@ -186,38 +173,59 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> Result<()> {
 
 /// Runs the assignment of a `new` (or just approved) ticket: picks a technician, moves the
 /// ticket to `assigned` and records it in history (actor NULL: the rule decided) and in the
-/// audit log. Nobody available → the ticket comes back unchanged.
+/// audit log, then stores the due dates the move gives. Nobody available → the ticket comes
+/// back unchanged.
 pub async fn assign(
     conn: &mut PgConnection,
     ticket: &crate::tickets::Ticket,
 ) -> Result<crate::tickets::Ticket> {
-    use crate::tickets::{self, Event, TicketChange};
+    let assigned = assign_without_due(conn, ticket).await?;
+    if assigned.status != ticket.status {
+        crate::sla::store_due(conn, assigned.id).await?;
+    }
+    Ok(assigned)
+}
+
+/// [`assign`] without storing the due dates: for a caller that evaluates the ticket's clocks
+/// next anyway (ticket creation), and stores them then.
+pub async fn assign_without_due(
+    conn: &mut PgConnection,
+    ticket: &crate::tickets::Ticket,
+) -> Result<crate::tickets::Ticket> {
     let Some((technician, reason)) = pick(conn, ticket.tenant_id).await? else {
         return Ok(ticket.clone());
     };
-    let change = TicketChange {
-        status: Some("assigned".into()),
-        assigned_to: Some(technician),
-        ..TicketChange::default()
-    };
-    let assigned = tickets::update(conn, ticket.id, &change).await?;
-    let who = technician.to_string();
-    let event = Event::new("assigned")
-        .to(&who)
-        .comment(reason.as_str(), false);
-    tickets::add(conn, &assigned, &event).await?;
-    let moved = Event::new("status").from(&ticket.status).to("assigned");
-    tickets::add(conn, &assigned, &moved).await?;
-    crate::audit::record(
-        conn,
-        Some(ticket.tenant_id),
-        None,
-        "ticket.assign",
-        "ticket",
-        &ticket.id.to_string(),
+    // The move, both history entries (in this order), the round-robin cursor and the audit row
+    // in one statement.
+    let assigned: crate::tickets::Ticket = sqlx::query_as(sqlf!(
+        "WITH moved AS (
+             UPDATE tickets SET status = 'assigned', assigned_to = $2, updated_at = now()
+             WHERE id = $1 RETURNING {}),
+         history AS (
+             INSERT INTO ticket_events (tenant_id, ticket_id, actor_id, kind, from_value,
+                 to_value, comment, internal)
+             VALUES ($3, $1, NULL, 'assigned', NULL, $2::text, $4, false),
+                    ($3, $1, NULL, 'status', $5, 'assigned', NULL, false)),
+         cursor AS (
+             UPDATE tenants SET assignment_cursor = $2 WHERE id = $3 AND $6),
+         audit AS (
+             INSERT INTO audit_log (tenant_id, actor_id, action, target_type, target_id, details)
+             VALUES ($3, NULL, 'ticket.assign', 'ticket', $1::text, $7))
+         SELECT * FROM moved",
+        crate::tickets::COLUMNS
+    ))
+    .bind(ticket.id)
+    .bind(technician)
+    .bind(ticket.tenant_id)
+    .bind(reason.as_str())
+    .bind(&ticket.status)
+    .bind(reason == Reason::RoundRobin)
+    .bind(
         serde_json::json!({"technician_id": technician, "rule": reason.as_str(),
-            "number": ticket.number}),
+        "number": ticket.number}),
     )
-    .await?;
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound)?;
     Ok(assigned)
 }

@@ -250,6 +250,25 @@ impl Store {
         Ok(tx)
     }
 
+    /// Changes the row-level security scope of an open transaction (as [`Store::begin`] sets
+    /// it): one round trip where a commit and a new transaction would take two, for a request
+    /// that checks in its caller's scope and then writes in the engine's.
+    pub async fn rescope(conn: &mut PgConnection, scope: Scope) -> Result<()> {
+        let tenant = scope
+            .tenant()
+            .map(|tenant| tenant.0.hyphenated().to_string());
+        let requester = scope.requester().map(|user| user.hyphenated().to_string());
+        sqlx::query(
+            "SELECT set_config('centinela.scope', coalesce($1, '*'), true),
+                    set_config('centinela.requester', coalesce($2, ''), true)",
+        )
+        .bind(tenant)
+        .bind(requester)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     /// Whether the connected role bypasses row-level security (superuser or BYPASSRLS). The
     /// engine warns when it does: isolation would then rest on the API's filters alone.
     pub async fn bypasses_rls(&self) -> Result<bool> {

@@ -380,10 +380,20 @@ pub async fn store_due(conn: &mut PgConnection, ticket: Uuid) -> Result<()> {
     let Some((c, _)) = clocks.get(&ticket) else {
         return Ok(());
     };
+    set_due(conn, ticket, c.response.due_at, c.resolution.due_at).await
+}
+
+/// Stores a ticket's due dates (`None` while its clock is paused).
+pub async fn set_due(
+    conn: &mut PgConnection,
+    ticket: Uuid,
+    respond: Option<DateTime<Utc>>,
+    resolve: Option<DateTime<Utc>>,
+) -> Result<()> {
     sqlx::query("UPDATE tickets SET response_due_at = $2, resolution_due_at = $3 WHERE id = $1")
         .bind(ticket)
-        .bind(c.response.due_at)
-        .bind(c.resolution.due_at)
+        .bind(respond)
+        .bind(resolve)
         .execute(conn)
         .await?;
     Ok(())

@@ -124,7 +124,7 @@ pub fn list_key(t: &Ticket) -> TicketKey {
     (t.created_at, t.id)
 }
 
-const COLUMNS: &str = "id, number, tenant_id, site_id, device_id, alert_id, source, subject, \
+pub(crate) const COLUMNS: &str = "id, number, tenant_id, site_id, device_id, alert_id, source, subject, \
     description, affected_person, affected_person_contact, additional_emails, priority, category, \
     category_id, status, assigned_to, response_due_at, resolution_due_at, created_at, updated_at, \
     created_by, sla_policy_id";
@@ -157,15 +157,22 @@ pub async fn create(conn: &mut PgConnection, t: &NewTicket) -> Result<(Ticket, b
     } else {
         &t.status
     };
+    // The ticket and its `created` history entry in one statement (one round trip); none of
+    // either when the alert already has its ticket.
     let inserted: Option<Ticket> = sqlx::query_as(sqlf!(
-        "INSERT INTO tickets (id, tenant_id, site_id, device_id, alert_id, source, subject,
+        "WITH inserted AS (
+         INSERT INTO tickets (id, tenant_id, site_id, device_id, alert_id, source, subject,
              description, affected_person, affected_person_contact, additional_emails, priority,
              category, response_due_at, resolution_due_at, created_at, updated_at, category_id,
              status, created_by, sla_policy_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17,
              $18, $19, $20)
          ON CONFLICT (alert_id) WHERE alert_id IS NOT NULL DO NOTHING
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}),
+         created AS (
+             INSERT INTO ticket_events (tenant_id, ticket_id, actor_id, kind, to_value, internal)
+             SELECT tenant_id, id, created_by, 'created', status, false FROM inserted)
+         SELECT * FROM inserted"
     ))
     .bind(Uuid::new_v4())
     .bind(t.tenant_id)
@@ -191,11 +198,7 @@ pub async fn create(conn: &mut PgConnection, t: &NewTicket) -> Result<(Ticket, b
     .await
     .map_err(StorageError::classify)?;
     match inserted {
-        Some(ticket) => {
-            let event = Event::new("created").to(status).by(t.created_by);
-            add(conn, &ticket, &event).await?;
-            Ok((ticket, true))
-        }
+        Some(ticket) => Ok((ticket, true)),
         None => {
             let alert = t.alert_id.ok_or(StorageError::NotFound)?;
             let existing: Ticket =
@@ -247,10 +250,13 @@ impl<'a> Event<'a> {
 
 /// Appends an event to a ticket's history and touches `updated_at`.
 pub async fn add(conn: &mut PgConnection, ticket: &Ticket, e: &Event<'_>) -> Result<()> {
+    // One statement (one round trip): the entry, and `updated_at` touched.
     sqlx::query(
-        "INSERT INTO ticket_events (tenant_id, ticket_id, actor_id, kind, from_value, to_value,
-             comment, internal)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "WITH entry AS (
+             INSERT INTO ticket_events (tenant_id, ticket_id, actor_id, kind, from_value, to_value,
+                 comment, internal)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+         UPDATE tickets SET updated_at = now() WHERE id = $2",
     )
     .bind(ticket.tenant_id)
     .bind(ticket.id)
@@ -262,10 +268,6 @@ pub async fn add(conn: &mut PgConnection, ticket: &Ticket, e: &Event<'_>) -> Res
     .bind(e.internal)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE tickets SET updated_at = now() WHERE id = $1")
-        .bind(ticket.id)
-        .execute(&mut *conn)
-        .await?;
     // What the SLA clocks read changed: their due dates move with it.
     if matches!(e.kind, "status" | "priority" | "comment") {
         crate::sla::store_due(conn, ticket.id).await?;
@@ -530,4 +532,64 @@ mod tests {
         assert_eq!(super::like_escape("100%_a\\b"), "100\\%\\_a\\\\b");
         assert_eq!(super::like_escape("Cámara"), "Cámara");
     }
+}
+
+/// What creating a ticket through the portal or the API checks, read in one round trip in the
+/// caller's scope (row-level security applies to each part: what the caller may not see reads
+/// as absent).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NewTicketContext {
+    /// The tenant's status; `None` when it is not visible.
+    pub tenant_status: Option<String>,
+    /// The site's tenant; `None` when the site is not visible.
+    pub site_tenant: Option<Uuid>,
+    /// The device's site; `None` when no device was asked for or it is not visible.
+    pub device_site: Option<Uuid>,
+    /// Whether the category is visible, with its tenant (`None`: MSP-wide), name and flag.
+    pub category_found: bool,
+    pub category_tenant: Option<Uuid>,
+    pub category_name: Option<String>,
+    pub category_requires_approval: Option<bool>,
+    /// Whether the category has a parent, and the parent when visible.
+    pub category_has_parent: bool,
+    pub parent_name: Option<String>,
+    pub parent_requires_approval: Option<bool>,
+    /// The caller's e-mail and phone (for the affected person's contact).
+    pub caller_email: Option<String>,
+    pub caller_phone: Option<String>,
+}
+
+pub async fn new_ticket_context(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    site: Uuid,
+    device: Option<Uuid>,
+    category: Uuid,
+    caller: Uuid,
+) -> Result<NewTicketContext> {
+    Ok(sqlx::query_as(
+        "SELECT (SELECT status FROM tenants WHERE id = $1) AS tenant_status,
+                (SELECT tenant_id FROM sites WHERE id = $2) AS site_tenant,
+                (SELECT site_id FROM devices WHERE id = $3) AS device_site,
+                c.id IS NOT NULL AS category_found,
+                c.tenant_id AS category_tenant,
+                c.name AS category_name,
+                c.requires_approval AS category_requires_approval,
+                c.parent_id IS NOT NULL AS category_has_parent,
+                p.name AS parent_name,
+                p.requires_approval AS parent_requires_approval,
+                u.email AS caller_email,
+                u.phone AS caller_phone
+         FROM (SELECT 1) one
+         LEFT JOIN ticket_categories c ON c.id = $4
+         LEFT JOIN ticket_categories p ON p.id = c.parent_id
+         LEFT JOIN users u ON u.id = $5",
+    )
+    .bind(tenant)
+    .bind(site)
+    .bind(device)
+    .bind(category)
+    .bind(caller)
+    .fetch_one(conn)
+    .await?)
 }
