@@ -508,6 +508,8 @@ pub async fn list(conn: &mut PgConnection, f: &AlertFilter) -> Result<Vec<Alert>
     .await?)
 }
 
+// The list's order; indexed as these exact expressions (migration
+// `20261205000300_alert_list_order.sql`): change both together.
 const FIRING: &str = "(CASE WHEN state = 'firing' THEN 0 ELSE 1 END)";
 const CRITICAL: &str = "(CASE WHEN severity = 'critical' THEN 0 ELSE 1 END)";
 
