@@ -166,11 +166,7 @@ async fn category_for(
 /// approval; a missing or foreign one is a 400 naming `category_id`.
 fn category_of(ctx: &tickets::NewTicketContext, tenant: Uuid) -> Result<(String, bool), ApiError> {
     let bad = || ApiError::field("category_id", "no such category for this tenant");
-    let name = ctx
-        .category_name
-        .clone()
-        .filter(|_| ctx.category_found)
-        .ok_or_else(bad)?;
+    let name = ctx.category_name.clone().ok_or_else(bad)?;
     if ctx.category_tenant.is_some_and(|t| t != tenant) {
         return Err(bad());
     }
@@ -297,17 +293,7 @@ pub async fn create(
     if ticket.status == TicketStatus::New.as_str() {
         ticket = assignment::assign_without_due(&mut tx, &ticket).await?;
     }
-    // The clocks once: the answer's SLA fields, and the stored due dates when the assignment
-    // (or a maintenance window) moved them from those computed at the insert.
-    let evaluated =
-        sla::evaluate(&mut tx, std::slice::from_ref(&ticket), state.runtime.now()).await?;
-    if let Some(e) = evaluated.get(&ticket.id) {
-        let due = (e.clocks.response.due_at, e.clocks.resolution.due_at);
-        if due != (ticket.response_due_at, ticket.resolution_due_at) {
-            sla::set_due(&mut tx, ticket.id, due.0, due.1).await?;
-        }
-        sla::fill(&mut ticket, &e.clocks, e.version);
-    }
+    sla::settle(&mut tx, &mut ticket, state.runtime.now()).await?;
     let details = json!({"number": ticket.number, "status": ticket.status,
         "category": ticket.category, "priority": ticket.priority});
     record(&mut tx, &caller, &ticket, "ticket.create", details).await?;

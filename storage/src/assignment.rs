@@ -34,8 +34,10 @@ impl Reason {
     }
 }
 
-/// Picks the technician for a new ticket of `tenant`, moving the round-robin cursor.
-pub async fn pick(conn: &mut PgConnection, tenant: Uuid) -> Result<Option<(Uuid, Reason)>> {
+/// Picks the technician for a new ticket of `tenant` and the rule that chose it, under the
+/// assignment lock (held to the end of the transaction); [`assign_without_due`] moves the
+/// round-robin cursor with the ticket.
+async fn pick(conn: &mut PgConnection, tenant: Uuid) -> Result<Option<(Uuid, Reason)>> {
     // The lock first, in a statement of its own: the choice below must read what the previous
     // holder committed (a statement's snapshot is taken before it runs).
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -75,6 +77,7 @@ pub async fn pick(conn: &mut PgConnection, tenant: Uuid) -> Result<Option<(Uuid,
     })
 }
 
+/// Whether `user` may be assigned tickets: an active technician or admin.
 pub async fn is_assignable(conn: &mut PgConnection, user: Uuid) -> Result<bool> {
     let row: Option<(bool,)> = sqlx::query_as(
         "SELECT active AND role IN ('technician', 'admin') FROM users WHERE id = $1",

@@ -383,8 +383,28 @@ pub async fn store_due(conn: &mut PgConnection, ticket: Uuid) -> Result<()> {
     set_due(conn, ticket, c.response.due_at, c.resolution.due_at).await
 }
 
+/// A just-written ticket's clocks evaluated once at `now`: its stored due dates updated when
+/// they moved (an assignment in the same transaction, a maintenance window covering it), and
+/// its SLA fields filled for the answer — [`store_due`] and [`annotate`] in one evaluation.
+pub async fn settle(
+    conn: &mut PgConnection,
+    ticket: &mut crate::tickets::Ticket,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let evaluated = evaluate(conn, std::slice::from_ref(ticket), now).await?;
+    let Some(e) = evaluated.get(&ticket.id) else {
+        return Ok(());
+    };
+    let due = (e.clocks.response.due_at, e.clocks.resolution.due_at);
+    if due != (ticket.response_due_at, ticket.resolution_due_at) {
+        set_due(conn, ticket.id, due.0, due.1).await?;
+    }
+    fill(ticket, &e.clocks, e.version);
+    Ok(())
+}
+
 /// Stores a ticket's due dates (`None` while its clock is paused).
-pub async fn set_due(
+async fn set_due(
     conn: &mut PgConnection,
     ticket: Uuid,
     respond: Option<DateTime<Utc>>,

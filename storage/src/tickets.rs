@@ -525,15 +525,6 @@ pub async fn touched_by_people(conn: &mut PgConnection, id: Uuid) -> Result<bool
     Ok(row.0)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn like_patterns_take_wildcards_literally() {
-        assert_eq!(super::like_escape("100%_a\\b"), "100\\%\\_a\\\\b");
-        assert_eq!(super::like_escape("Cámara"), "Cámara");
-    }
-}
-
 /// What creating a ticket through the portal or the API checks, read in one round trip in the
 /// caller's scope (row-level security applies to each part: what the caller may not see reads
 /// as absent).
@@ -545,10 +536,9 @@ pub struct NewTicketContext {
     pub site_tenant: Option<Uuid>,
     /// The device's site; `None` when no device was asked for or it is not visible.
     pub device_site: Option<Uuid>,
-    /// Whether the category is visible, with its tenant (`None`: MSP-wide), name and flag.
-    pub category_found: bool,
-    pub category_tenant: Option<Uuid>,
+    /// The category's name (`None` when it is not visible), tenant (`None`: MSP-wide) and flag.
     pub category_name: Option<String>,
+    pub category_tenant: Option<Uuid>,
     pub category_requires_approval: Option<bool>,
     /// Whether the category has a parent, and the parent when visible.
     pub category_has_parent: bool,
@@ -559,6 +549,8 @@ pub struct NewTicketContext {
     pub caller_phone: Option<String>,
 }
 
+/// Reads [`NewTicketContext`] for a ticket of `tenant` on `site` (and `device`) in `category`,
+/// filed by `caller`.
 pub async fn new_ticket_context(
     conn: &mut PgConnection,
     tenant: Uuid,
@@ -571,7 +563,6 @@ pub async fn new_ticket_context(
         "SELECT (SELECT status FROM tenants WHERE id = $1) AS tenant_status,
                 (SELECT tenant_id FROM sites WHERE id = $2) AS site_tenant,
                 (SELECT site_id FROM devices WHERE id = $3) AS device_site,
-                c.id IS NOT NULL AS category_found,
                 c.tenant_id AS category_tenant,
                 c.name AS category_name,
                 c.requires_approval AS category_requires_approval,
@@ -592,4 +583,13 @@ pub async fn new_ticket_context(
     .bind(caller)
     .fetch_one(conn)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(super::like_escape("100%_a\\b"), "100\\%\\_a\\\\b");
+        assert_eq!(super::like_escape("Cámara"), "Cámara");
+    }
 }
