@@ -116,12 +116,12 @@ pub struct DeviceView {
 }
 
 /// Health from the worst firing severity and whether the device was ever seen.
-pub fn health(worst_firing: Option<&str>, last_seen_at: Option<DateTime<Utc>>) -> &'static str {
-    match (worst_firing, last_seen_at) {
+pub fn health(worst_firing: Option<&str>, seen: bool) -> &'static str {
+    match (worst_firing, seen) {
         (Some("critical"), _) => "red",
         (Some(_), _) => "yellow",
-        (None, None) => "unknown",
-        (None, Some(_)) => "green",
+        (None, false) => "unknown",
+        (None, true) => "green",
     }
 }
 
@@ -130,7 +130,13 @@ impl DeviceView {
     pub fn new(d: Device, state: &ApiState) -> DeviceView {
         let online = state.runtime.is_online(d.id);
         DeviceView {
-            health: health(d.worst_firing.as_deref(), d.last_seen_at),
+            // Seen: stored, or online now (the presence detector hears a device before the
+            // writer's next batch stores its `last_seen_at`; "online" and "never seen" together
+            // drew a grey light beside "En línea").
+            health: health(
+                d.worst_firing.as_deref(),
+                online || d.last_seen_at.is_some(),
+            ),
             online,
             id: d.id,
             device_key: d.device_key,
@@ -459,10 +465,9 @@ mod tests {
 
     #[test]
     fn health_follows_worst_firing_and_last_seen() {
-        let seen = Some(Utc::now());
-        assert_eq!(health(Some("critical"), seen), "red");
-        assert_eq!(health(Some("warning"), seen), "yellow");
-        assert_eq!(health(None, seen), "green");
-        assert_eq!(health(None, None), "unknown");
+        assert_eq!(health(Some("critical"), true), "red");
+        assert_eq!(health(Some("warning"), true), "yellow");
+        assert_eq!(health(None, true), "green");
+        assert_eq!(health(None, false), "unknown");
     }
 }
