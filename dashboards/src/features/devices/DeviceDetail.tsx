@@ -1,5 +1,5 @@
-import { useComputed } from "@preact/signals";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { computed } from "@preact/signals";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { deviceSeries, getDevice, metricHistory } from "../../api/devices";
 import type { Alert, Device, SeriesInfo } from "../../api/types";
 import { t } from "../../i18n/es-MX";
@@ -15,16 +15,22 @@ import { appendPoint, chartSeries, RANGE_BUCKET, RANGE_MS, type Range } from "./
 
 export function DeviceDetail({ id }: { id: string }) {
   const [device, setDevice] = useState<Device | null>(null);
-  const [series, setSeries] = useState<SeriesInfo[]>([]);
+  // `null` until the device's series are known: the charts wait for them (the defaults drawn
+  // meanwhile would appear and vanish).
+  const [known, setSeries] = useState<SeriesInfo[] | null>(null);
+  const series = known ?? [];
   const [missing, setMissing] = useState(false);
   const [range, setRange] = useState<Range>("24h");
   useEffect(() => {
     void getDevice(id).then(setDevice).catch(() => setMissing(true));
-    void deviceSeries(id).then(setSeries);
+    setSeries(null);
+    void deviceSeries(id)
+      .catch((): SeriesInfo[] => [])
+      .then(setSeries);
   }, [id]);
   // Only this device's entry and alerts: the wall changes every frame under a busy fleet, and a
   // page that re-rendered with it would compete with its own charts for the main thread.
-  const live = useComputed(() => wall.value.devices.get(id)).value;
+  const live = useMemo(() => computed(() => wall.value.devices.get(id)), [id]).value;
   const alerts = useDeviceAlerts(id);
   const d = live ? { ...device, ...live } : device;
   if (missing) return <p class="empty">{t("notFound")}</p>;
@@ -50,7 +56,7 @@ export function DeviceDetail({ id }: { id: string }) {
           </div>
         </div>
         <div class="charts">
-          {chartSeries(series).map((name) => (
+          {known && chartSeries(known).map((name) => (
             <LiveChart key={name} deviceId={id} name={name} range={range} zone={zone} />
           ))}
         </div>
@@ -88,15 +94,17 @@ export function DeviceDetail({ id }: { id: string }) {
   );
 }
 
-/** The device's open alerts, critical first; the same array while they do not change. */
+/** The device's open alerts, critical first; the same array while they do not change (a
+ * computed per device id: `useComputed` would keep reading the first id's). */
 function useDeviceAlerts(id: string): Alert[] {
-  const last = useRef<Alert[]>([]);
-  return useComputed(() => {
-    const mine = sortAlerts([...wall.value.alerts.values()].filter((a) => a.device_id === id));
-    const prev = last.current;
-    if (mine.length === prev.length && mine.every((a, i) => a === prev[i])) return prev;
-    return (last.current = mine);
-  }).value;
+  return useMemo(() => {
+    let last: Alert[] = [];
+    return computed(() => {
+      const mine = sortAlerts([...wall.value.alerts.values()].filter((a) => a.device_id === id));
+      if (mine.length === last.length && mine.every((a, i) => a === last[i])) return last;
+      return (last = mine);
+    });
+  }, [id]).value;
 }
 
 /** History from REST buckets, then live points from the socket's metrics events. A range change
