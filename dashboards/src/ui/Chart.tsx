@@ -74,7 +74,9 @@ export function Chart(props: {
   useLayoutEffect(() => {
     box.current?.removeAttribute("data-drawn");
   }, [props.range]);
-  useEffect(() => {
+  // In the same commit as `loaded` (a layout effect): a draw in between (a resize, say) would
+  // otherwise mark the new range drawn with the previous range's points.
+  useLayoutEffect(() => {
     plot.current?.setData(props.data);
   }, [props.data]);
   return <div ref={box} class="chart" data-testid="chart" data-range={props.range} />;
