@@ -369,7 +369,8 @@ impl Writer {
 
 /// COPYs a batch of points; rows PostgreSQL refuses become dead letters. Returns the rows
 /// kept (stored, or kept as dead letters): what the shutdown counts as no longer at risk.
-async fn copy_isolating(store: &Store, telemetry: &Telemetry, rows: Vec<MetricRow>) -> u64 {
+async fn copy_isolating(store: &Store, telemetry: &Telemetry, mut rows: Vec<MetricRow>) -> u64 {
+    in_index_order(&mut rows);
     let mut backoff = Backoff::new(telemetry, "metric points");
     let outcome = isolate(
         &rows,
@@ -399,6 +400,20 @@ async fn copy_isolating(store: &Store, telemetry: &Telemetry, rows: Vec<MetricRo
         store_dead_letters(store, telemetry, &letters).await;
     }
     rows.len() as u64
+}
+
+/// Puts a batch in the order of the metrics index, `(device_id, name, ts DESC)`. Rows arrive
+/// interleaved across devices, so in arrival order each insert descends the index to a page
+/// far from the previous one; in index order consecutive inserts share their path and leaf
+/// page, which costs PostgreSQL markedly less CPU per row (BENCHMARKS.md). The table itself is
+/// unordered, so nothing else depends on it.
+fn in_index_order(rows: &mut [MetricRow]) {
+    rows.sort_unstable_by(|a, b| {
+        a.device_id
+            .cmp(&b.device_id)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| b.ts.cmp(&a.ts))
+    });
 }
 
 /// A row PostgreSQL refused, as a dead letter (counted).
@@ -490,5 +505,48 @@ where
             }
             Err(error) => backoff.pause(&error).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(device: u128, name: &str, second: i64) -> MetricRow {
+        MetricRow {
+            ts: DateTime::from_timestamp(1_790_000_000 + second, 0).unwrap_or_default(),
+            tenant_id: Uuid::nil(),
+            device_id: Uuid::from_u128(device),
+            name: name.to_owned(),
+            value: second as f64,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_written_in_the_order_of_the_metrics_index() {
+        // Arrival order: devices interleaved, as the transports deliver them.
+        let mut rows = vec![
+            row(2, "cpu", 1),
+            row(1, "mem", 1),
+            row(1, "cpu", 1),
+            row(2, "cpu", 2),
+            row(1, "cpu", 2),
+        ];
+        in_index_order(&mut rows);
+        let order: Vec<(u128, &str, f64)> = rows
+            .iter()
+            .map(|r| (r.device_id.as_u128(), r.name.as_str(), r.value))
+            .collect();
+        // (device_id, name, ts DESC): the newest point of a series first.
+        assert_eq!(
+            order,
+            [
+                (1, "cpu", 2.0),
+                (1, "cpu", 1.0),
+                (1, "mem", 1.0),
+                (2, "cpu", 2.0),
+                (2, "cpu", 1.0),
+            ]
+        );
     }
 }
