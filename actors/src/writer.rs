@@ -7,9 +7,11 @@
 //! backoff, each failure logged and counted; one that fails on its data (SQLSTATE classes 22/23)
 //! is split until the refused rows are found (`storage::dead_letters::isolate`): those become
 //! dead letters with PostgreSQL's reason, counted on `centinela_dead_letters`, and the rest is
-//! stored, so one poison row never holds the others. When every COPY slot is busy, new input
-//! waits (the bounded channel slows the transports). Dead letters of refused messages queue here
-//! too, written with the log lines.
+//! stored, so one poison row never holds the others. When every COPY slot is busy, points keep
+//! accumulating until a batch is full (the flush interval does not make the writer wait); only
+//! then does new input wait (the bounded channel slows the transports). Each batch is written
+//! in the order of the metrics index. Dead letters of refused messages queue here too, written
+//! with the log lines.
 //! [`WriterHandle::shutdown`] drains the channel and flushes everything accepted before it
 //! returns. Devices' last-seen times are kept in memory and written every
 //! [`SEEN_FLUSH_INTERVAL`] in one statement (liveness itself is tracked in memory by the
@@ -159,6 +161,9 @@ struct Writer {
     seen: HashMap<Uuid, DateTime<Utc>>,
     /// COPYs under way, each resolving to the rows it stored.
     copies: tokio::task::JoinSet<u64>,
+    /// The flush interval passed while every COPY slot was busy: the buffered points go as
+    /// soon as a slot frees.
+    flush_due: bool,
 }
 
 /// Starts the writer task on the current runtime.
@@ -177,6 +182,7 @@ pub fn spawn(store: Store, telemetry: Arc<Telemetry>, config: WriterConfig) -> W
         dead: Vec::new(),
         seen: HashMap::new(),
         copies: tokio::task::JoinSet::new(),
+        flush_due: false,
     };
     tokio::spawn(writer.run(rx));
     handle
@@ -222,11 +228,22 @@ impl Writer {
                         }
                         Err(error) => tracing::error!(%error, "A COPY task failed."),
                     }
+                    if self.flush_due {
+                        // A slot is free now: this does not wait.
+                        self.flush_points().await;
+                    }
                 }
                 () = &mut flush_timer => {
                     // Time-based flushes start a COPY without waiting for it: only `flush`
-                    // and shutdown wait for commits.
-                    self.flush_points().await;
+                    // and shutdown wait for commits. With every slot busy the points stay
+                    // buffered (still bounded by `batch_rows`) and go when a COPY ends:
+                    // waiting here would stop the intake, and with it every transport and
+                    // device's alerts, for as long as PostgreSQL takes.
+                    if self.copies.len() < self.slots() {
+                        self.flush_points().await;
+                    } else {
+                        self.flush_due = true;
+                    }
                     self.flush_lines().await;
                     flush_timer.as_mut().reset(Instant::now() + self.config.flush_interval);
                 }
@@ -292,12 +309,18 @@ impl Writer {
         }
     }
 
+    /// COPYs that may run at once.
+    fn slots(&self) -> usize {
+        self.config.copy_parallelism.max(1)
+    }
+
     /// Hands the buffered points to a COPY of their own, waiting first for a free slot.
     async fn flush_points(&mut self) {
+        self.flush_due = false;
         if self.points.is_empty() {
             return;
         }
-        while self.copies.len() >= self.config.copy_parallelism.max(1) {
+        while self.copies.len() >= self.slots() {
             self.reap_one().await;
         }
         let rows = std::mem::take(&mut self.points);

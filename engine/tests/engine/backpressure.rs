@@ -213,3 +213,95 @@ async fn an_alert_reaches_the_noc_while_its_storage_is_stuck() {
     assert_eq!(stored["ticket_id"], linked["alert"]["ticket_id"]);
     engine.stop();
 }
+
+/// A slow `metrics` table holds only the points: with every COPY slot stuck on it, the writer
+/// keeps taking points until a batch is full (the flush interval does not make it wait), so the
+/// transports go on and a breach sent after the stuck COPYs still reaches the NOC at once; when
+/// the table is back, every point is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_reaches_the_noc_while_every_copy_is_stuck() {
+    let db = centinela_storage::testing::fresh_database_url().await;
+    let data = tempfile::tempdir().unwrap();
+    create_user(&db, "root@example.com", "superadmin", None, "Sup3r-secret!");
+    // Two COPY slots, a short flush interval and an input queue of 4 messages: a writer that
+    // waited for a slot at its flush interval would stop taking input after 4 more messages.
+    let engine = Engine::start_with(
+        &db,
+        data.path().to_owned(),
+        free_port(),
+        &[
+            ("CENTINELA_STORAGE__WRITER_QUEUE", "4"),
+            ("CENTINELA_STORAGE__BATCH_ROWS", "100000"),
+            ("CENTINELA_STORAGE__FLUSH_INTERVAL_MS", "50"),
+            ("CENTINELA_STORAGE__COPY_PARALLELISM", "2"),
+        ],
+    );
+    let http = http_client();
+    let admin = login(&http, &engine, "root@example.com", "Sup3r-secret!").await;
+    let fleet = create_fleet(&http, &engine, &admin, "Cliente Atascado").await;
+    let device_id = fleet.device["id"].as_str().unwrap().to_owned();
+    let device_key = fleet.device["device_key"].as_str().unwrap().to_owned();
+    cpu_rule_with_tickets(&http, &engine, &admin, &device_id).await;
+    let creds = mqtt::enroll(&http, &engine, &device_key, &fleet.token).await;
+    let device = mqtt::Device::connect(engine.mqtt_port, &creds, &device_key, &fleet.token)
+        .await
+        .expect("tls connect");
+    let mut ws = noc(&engine, &admin).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let stuck = TableLock::take(&db, "metrics").await;
+    // Two flushes, each a COPY that now waits on the lock: both slots busy.
+    let mut sent = 0u64;
+    for _ in 0..2 {
+        device
+            .telemetry(&device_key, json!({"metrics": {"cpu.usage_pct": 20.0}}))
+            .await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Well past the writer's queue, across many flush intervals.
+    for _ in 0..40 {
+        device
+            .telemetry(&device_key, json!({"metrics": {"cpu.usage_pct": 30.0}}))
+            .await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    device
+        .telemetry(&device_key, json!({"metrics": {"cpu.usage_pct": 97.0}}))
+        .await;
+    sent += 1;
+    let opened = next_alert(&mut ws, "opened", Duration::from_secs(2))
+        .await
+        .expect("the breach reaches the NOC while every COPY waits on the metrics table");
+    assert_eq!(opened["alert"]["device_id"], device_id.as_str());
+    assert_eq!(opened["alert"]["value"], 97.0);
+    let text = metric_text(&http, &engine).await;
+    assert_eq!(
+        sample(&text, "centinela_points_stored_total "),
+        0.0,
+        "the metrics table was locked: nothing can have been stored"
+    );
+
+    stuck.release().await;
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    sqlx::query("SELECT set_config('centinela.scope', '*', false)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut stored = 0;
+    for _ in 0..100 {
+        stored = sqlx::query("SELECT count(*) FROM metrics WHERE device_id = $1::uuid")
+            .bind(&device_id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get::<i64, _>(0);
+        if stored >= sent as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, sent as i64, "points missing once the table is back");
+    engine.stop();
+}
