@@ -428,8 +428,10 @@ async fn copy_isolating(store: &Store, telemetry: &Telemetry, mut rows: Vec<Metr
 /// Puts a batch in the order of the metrics index, `(device_id, name, ts DESC)`. Rows arrive
 /// interleaved across devices, so in arrival order each insert descends the index to a page
 /// far from the previous one; in index order consecutive inserts share their path and leaf
-/// page, which costs PostgreSQL markedly less CPU per row (BENCHMARKS.md). The table itself is
-/// unordered, so nothing else depends on it.
+/// page, which costs PostgreSQL markedly less CPU per row (BENCHMARKS.md). Names compare by
+/// bytes: the index's order under the C collation, and under any other still one device's
+/// series together, which is where the saving comes from. The table itself is unordered, so
+/// nothing else depends on it.
 fn in_index_order(rows: &mut [MetricRow]) {
     rows.sort_unstable_by(|a, b| {
         a.device_id
