@@ -37,6 +37,28 @@ impl TableLock {
     }
 }
 
+/// The device's stored points, read until they reach `expected` or `within` has passed.
+async fn stored_points(db: &str, device_id: &str, expected: i64, within: Duration) -> i64 {
+    let mut conn = sqlx::PgConnection::connect(db).await.unwrap();
+    sqlx::query("SELECT set_config('centinela.scope', '*', false)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let stored = sqlx::query("SELECT count(*) FROM metrics WHERE device_id = $1::uuid")
+            .bind(device_id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get::<i64, _>(0);
+        if stored >= expected || tokio::time::Instant::now() >= deadline {
+            return stored;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Messages published; each carries `METRICS` points (about 600 bytes).
 const MESSAGES: u64 = 6_000;
 const METRICS: u64 = 40;
@@ -116,25 +138,8 @@ async fn a_stuck_engine_pauses_publishers_and_loses_nothing() {
         device.acked() == MESSAGES
     })
     .await;
-    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
-    sqlx::query("SELECT set_config('centinela.scope', '*', false)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
     let expected = (MESSAGES * METRICS) as i64;
-    let mut stored = 0;
-    for _ in 0..300 {
-        stored = sqlx::query("SELECT count(*) FROM metrics WHERE device_id = $1::uuid")
-            .bind(&device_id)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-            .get::<i64, _>(0);
-        if stored >= expected {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let stored = stored_points(&db, &device_id, expected, Duration::from_secs(60)).await;
     assert_eq!(
         stored, expected,
         "acknowledged points missing from the database"
@@ -284,24 +289,7 @@ async fn an_alert_reaches_the_noc_while_every_copy_is_stuck() {
     );
 
     stuck.release().await;
-    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
-    sqlx::query("SELECT set_config('centinela.scope', '*', false)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut stored = 0;
-    for _ in 0..100 {
-        stored = sqlx::query("SELECT count(*) FROM metrics WHERE device_id = $1::uuid")
-            .bind(&device_id)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-            .get::<i64, _>(0);
-        if stored >= sent as i64 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let stored = stored_points(&db, &device_id, sent as i64, Duration::from_secs(10)).await;
     assert_eq!(stored, sent as i64, "points missing once the table is back");
     engine.stop();
 }
