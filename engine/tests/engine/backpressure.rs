@@ -37,6 +37,45 @@ impl TableLock {
     }
 }
 
+/// An engine on a fresh database with `settings`, its superadmin logged in, and one device of
+/// a new tenant named `tenant` enrolled and connected over MQTT/TLS.
+struct Stage {
+    db: String,
+    _data: tempfile::TempDir,
+    engine: Engine,
+    http: reqwest::Client,
+    admin: String,
+    device_id: String,
+    device_key: String,
+    device: mqtt::Device,
+}
+
+async fn stage(tenant: &str, settings: &[(&str, &str)]) -> Stage {
+    let db = centinela_storage::testing::fresh_database_url().await;
+    let data = tempfile::tempdir().unwrap();
+    create_user(&db, "root@example.com", "superadmin", None, "Sup3r-secret!");
+    let engine = Engine::start_with(&db, data.path().to_owned(), free_port(), settings);
+    let http = http_client();
+    let admin = login(&http, &engine, "root@example.com", "Sup3r-secret!").await;
+    let fleet = create_fleet(&http, &engine, &admin, tenant).await;
+    let device_id = fleet.device["id"].as_str().unwrap().to_owned();
+    let device_key = fleet.device["device_key"].as_str().unwrap().to_owned();
+    let creds = mqtt::enroll(&http, &engine, &device_key, &fleet.token).await;
+    let device = mqtt::Device::connect(engine.mqtt_port, &creds, &device_key, &fleet.token)
+        .await
+        .expect("tls connect");
+    Stage {
+        db,
+        _data: data,
+        engine,
+        http,
+        admin,
+        device_id,
+        device_key,
+        device,
+    }
+}
+
 /// The device's stored points, read until they reach `expected` or `within` has passed.
 async fn stored_points(db: &str, device_id: &str, expected: i64, within: Duration) -> i64 {
     let mut conn = sqlx::PgConnection::connect(db).await.unwrap();
@@ -65,30 +104,26 @@ const METRICS: u64 = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_engine_pauses_publishers_and_loses_nothing() {
-    let db = centinela_storage::testing::fresh_database_url().await;
-    let data = tempfile::tempdir().unwrap();
-    create_user(&db, "root@example.com", "superadmin", None, "Sup3r-secret!");
     // A 2 MiB broker buffer pauses publishers at 1 MiB unread (about 1,700 messages); a small
     // writer queue keeps the engine's own buffering well below that.
-    let engine = Engine::start_with(
-        &db,
-        data.path().to_owned(),
-        free_port(),
+    let Stage {
+        db,
+        _data,
+        engine,
+        http,
+        device_id,
+        device_key,
+        device,
+        ..
+    } = stage(
+        "Cliente Ráfaga",
         &[
             ("CENTINELA_MQTT__BUFFER_MIB", "2"),
             ("CENTINELA_STORAGE__WRITER_QUEUE", "8"),
             ("CENTINELA_STORAGE__BATCH_ROWS", "2000"),
         ],
-    );
-    let http = http_client();
-    let admin = login(&http, &engine, "root@example.com", "Sup3r-secret!").await;
-    let fleet = create_fleet(&http, &engine, &admin, "Cliente Ráfaga").await;
-    let device_id = fleet.device["id"].as_str().unwrap().to_owned();
-    let device_key = fleet.device["device_key"].as_str().unwrap().to_owned();
-    let creds = mqtt::enroll(&http, &engine, &device_key, &fleet.token).await;
-    let device = mqtt::Device::connect(engine.mqtt_port, &creds, &device_key, &fleet.token)
-        .await
-        .expect("tls connect");
+    )
+    .await;
     let device = Arc::new(device);
 
     // Storage is stuck: the engine's COPYs wait on this lock.
@@ -162,20 +197,17 @@ async fn a_stuck_engine_pauses_publishers_and_loses_nothing() {
 /// breach still reaches the NOC at once, under the id it is stored with once PostgreSQL is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_reaches_the_noc_while_its_storage_is_stuck() {
-    let db = centinela_storage::testing::fresh_database_url().await;
-    let data = tempfile::tempdir().unwrap();
-    create_user(&db, "root@example.com", "superadmin", None, "Sup3r-secret!");
-    let engine = Engine::start(&db, data.path().to_owned(), free_port());
-    let http = http_client();
-    let admin = login(&http, &engine, "root@example.com", "Sup3r-secret!").await;
-    let fleet = create_fleet(&http, &engine, &admin, "Cliente Lento").await;
-    let device_id = fleet.device["id"].as_str().unwrap().to_owned();
-    let device_key = fleet.device["device_key"].as_str().unwrap().to_owned();
+    let Stage {
+        db,
+        _data,
+        engine,
+        http,
+        admin,
+        device_id,
+        device_key,
+        device,
+    } = stage("Cliente Lento", &[]).await;
     cpu_rule_with_tickets(&http, &engine, &admin, &device_id).await;
-    let creds = mqtt::enroll(&http, &engine, &device_key, &fleet.token).await;
-    let device = mqtt::Device::connect(engine.mqtt_port, &creds, &device_key, &fleet.token)
-        .await
-        .expect("tls connect");
     let mut ws = noc(&engine, &admin).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -225,32 +257,28 @@ async fn an_alert_reaches_the_noc_while_its_storage_is_stuck() {
 /// the table is back, every point is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_reaches_the_noc_while_every_copy_is_stuck() {
-    let db = centinela_storage::testing::fresh_database_url().await;
-    let data = tempfile::tempdir().unwrap();
-    create_user(&db, "root@example.com", "superadmin", None, "Sup3r-secret!");
     // Two COPY slots, a short flush interval and an input queue of 4 messages: a writer that
     // waited for a slot at its flush interval would stop taking input after 4 more messages.
-    let engine = Engine::start_with(
-        &db,
-        data.path().to_owned(),
-        free_port(),
+    let Stage {
+        db,
+        _data,
+        engine,
+        http,
+        admin,
+        device_id,
+        device_key,
+        device,
+    } = stage(
+        "Cliente Atascado",
         &[
             ("CENTINELA_STORAGE__WRITER_QUEUE", "4"),
             ("CENTINELA_STORAGE__BATCH_ROWS", "100000"),
             ("CENTINELA_STORAGE__FLUSH_INTERVAL_MS", "50"),
             ("CENTINELA_STORAGE__COPY_PARALLELISM", "2"),
         ],
-    );
-    let http = http_client();
-    let admin = login(&http, &engine, "root@example.com", "Sup3r-secret!").await;
-    let fleet = create_fleet(&http, &engine, &admin, "Cliente Atascado").await;
-    let device_id = fleet.device["id"].as_str().unwrap().to_owned();
-    let device_key = fleet.device["device_key"].as_str().unwrap().to_owned();
+    )
+    .await;
     cpu_rule_with_tickets(&http, &engine, &admin, &device_id).await;
-    let creds = mqtt::enroll(&http, &engine, &device_key, &fleet.token).await;
-    let device = mqtt::Device::connect(engine.mqtt_port, &creds, &device_key, &fleet.token)
-        .await
-        .expect("tls connect");
     let mut ws = noc(&engine, &admin).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
